@@ -1,0 +1,130 @@
+"""All-CNN-C and its siblings (Springenberg, Dosovitskiy, Brox, Riedmiller 2014, "Striving for Simplicity").
+
+Values from ``shared/reference/papers-and-peers.md`` ("ref §N"). Every variant is two stages of 3x3 convolutions
+(96 then 192 filters) followed by the same tail (paper Tables 1 and 2):
+
+    3x3 conv 192 ReLU -> 1x1 conv 192 ReLU -> 1x1 conv num_classes ReLU -> global average -> softmax
+
+with dropout 0.2 on the input and 0.5 "after each pooling layer (or after the layer replacing the pooling layer)"
+(the paper's experimental setup). The four models of the paper's Table 1/3 differ only in their stages:
+
+=============== ======================== ====================================================
+variant          stage (x2)               downsampling
+=============== ======================== ====================================================
+model_c          2 convs                  3x3 max pool, stride 2
+strided_cnn_c    2 convs                  the stage's last conv has stride 2 (pool removed)
+convpool_cnn_c   3 convs                  3x3 max pool, stride 2
+all_cnn_c        3 convs                  the pool replaced by a 3x3 conv with stride 2
+=============== ======================== ====================================================
+
+Decisions where the sources disagree or are silent (BUILD.md lists them):
+
+* The paper's "global averaging over 6x6" needs the last 3x3 conv *unpadded* (8x8 -> 6x6); neon pads it and
+  averages 8x8 (ref §4). ``pad_last_conv=False`` (the default for the paper's variants) follows the paper; the
+  parameter count is the same either way.
+* Padding: stride-1 3x3 convs pad 1 (size kept). The stride-2 conv pads 1 on every side, as neon (``padding=1,
+  strides=2``) and Caffe do; Keras' "same" would pad only the bottom/right. 3x3/2 max pooling uses Caffe's
+  ceil-mode size (Keras "same"): 32 -> 16 -> 8.
+* Initialisation: the paper gives none (ref §4, hans321/CS4240). The paper's variants default to He-normal
+  (He et al. 2015, fan-in, ReLU gain), the initialisation designed for deep ReLU stacks without normalisation, which
+  is exactly where All-CNN stalls at chance with small Gaussians (ref §6 and §8.4). ``init`` overrides it: a float is
+  a Gaussian std (0.05 is neon's), a string a Keras initializer name.
+* ``neon`` (the seed reporting 89.5%, neon examples/cifar10_allcnn.py, ref §1b): All-CNN-C with no biases
+  (neon ``Conv(bias=None)``), Gaussian(0.05) everywhere, the classes padded to the next power of two (10 -> 16;
+  the extra outputs never see a label), the last 3x3 conv padded and an 8x8 average.
+
+Keras' Dropout is "inverted" (scaled by 1/keep in training); the paper's and neon's scale at test time. The two are
+equal in expectation.
+"""
+
+import dataclasses
+
+from common import spec as S
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    source: str
+    convs_per_stage: int
+    downsample: str  # "maxpool" or "stride"
+    use_bias: bool = True
+    init: float | str = "he_normal"
+    pad_last_conv: bool = False
+    pad_classes: bool = False
+
+
+VARIANT_TABLE = {
+    "model_c": Variant("Springenberg et al. 2014, Table 1 (Model C)", 2, "maxpool"),
+    "strided_cnn_c": Variant("Springenberg et al. 2014, Table 2 (Strided-CNN-C)", 2, "stride"),
+    "convpool_cnn_c": Variant("Springenberg et al. 2014, Table 2 (ConvPool-CNN-C)", 3, "maxpool"),
+    "all_cnn_c": Variant("Springenberg et al. 2014, Table 2 (All-CNN-C)", 3, "stride"),
+    "neon": Variant("neon examples/cifar10_allcnn.py (ModelZoo All_CNN readme: 89.5% top-1)", 3, "stride",
+                    use_bias=False, init=0.05, pad_last_conv=True, pad_classes=True),
+}
+
+VARIANTS = tuple(VARIANT_TABLE)
+INPUT_SHAPE = (32, 32, 3)
+
+
+def output_classes(variant, num_classes):
+    """The width of the classifier: ``num_classes``, or the next power of two for neon's ``pad_classes``."""
+    S.check_choice("variant", variant, VARIANTS)
+    S.check_num_classes(num_classes)
+    if VARIANT_TABLE[variant].pad_classes:
+        return 1 << (num_classes - 1).bit_length()
+    return num_classes
+
+
+def _layers(v, init, pad_last_conv):
+    bias = 0.0 if v.use_bias else None
+
+    def conv(name, filters, kernel, stride=1, pad=None, relu=True):
+        pad = (kernel - 1) // 2 if pad is None else pad
+        return S.Conv(name, filters, kernel, stride=stride, pad=pad, init=init, bias=bias, relu=relu)
+
+    layers = [S.Dropout("drop0", 0.2)]  # 20% dropout on the input images (the paper's experimental setup)
+    n = 0
+    for stage, width in enumerate((96, 192), start=1):
+        for i in range(v.convs_per_stage):
+            n += 1
+            strided = v.downsample == "stride" and i == v.convs_per_stage - 1
+            layers.append(conv(f"conv{n}", width, 3, stride=2 if strided else 1))
+        if v.downsample == "maxpool":
+            layers.append(S.Pool(f"pool{stage}", 3, 2, kind="max", padding="same"))
+        layers.append(S.Dropout(f"drop{stage}", 0.5))
+    layers += [
+        conv(f"conv{n + 1}", 192, 3, pad=1 if pad_last_conv else 0),
+        conv(f"conv{n + 2}", 192, 1),
+        conv(f"conv{n + 3}", None, 1),  # num_classes; the paper's tables keep the ReLU on this layer too
+        S.GlobalAvgPool("global_pool"),
+    ]
+    return tuple(layers)
+
+
+def _check_init(init):
+    if isinstance(init, bool) or not isinstance(init, (int, float, str)) or (
+            isinstance(init, (int, float)) and init <= 0):
+        raise ValueError(f"init={init!r} is invalid; valid values are a Gaussian std > 0 (neon: 0.05) or a Keras "
+                         "initializer name such as 'he_normal' or 'glorot_uniform'.")
+    if isinstance(init, str):
+        try:
+            S.kernel_initializer(init)
+        except ValueError as err:
+            raise ValueError(f"init={init!r} is not a Keras initializer name ({err}); valid values are a Gaussian "
+                             "std > 0 (neon: 0.05) or a name such as 'he_normal' or 'glorot_uniform'.") from None
+
+
+def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, classifier_activation="softmax"):
+    """A Keras functional All-CNN-family model for 32x32x3 images.
+
+    ``pad_last_conv``: None keeps the variant's choice (paper: False, 6x6 global average; neon: True, 8x8).
+    ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
+    """
+    S.check_choice("variant", variant, VARIANTS)
+    S.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
+    v = VARIANT_TABLE[variant]
+    init = v.init if init is None else init
+    _check_init(init)
+    pad = v.pad_last_conv if pad_last_conv is None else pad_last_conv
+    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad),
+                         output_classes(variant, num_classes), classifier_activation)
