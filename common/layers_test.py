@@ -1,0 +1,182 @@
+"""LocalResponseNormalization against independent NumPy formulas; TowerConv2D against a grouped convolution."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.layers import LocalResponseNormalization, TowerConv2D
+
+
+# ---------------------------------------------------------------------------------------------- LRN references
+def lrn_paper_numpy(a, n, alpha, beta, k):
+    """Krizhevsky et al. 2012, section 3.3, written out channel by channel in float64:
+    b[i] = a[i] / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a[j]^2) ** beta."""
+    a = a.astype(np.float64)
+    num_channels = a.shape[-1]
+    b = np.empty_like(a)
+    for i in range(num_channels):
+        window = range(max(0, i - n // 2), min(num_channels - 1, i + n // 2) + 1)
+        sum_sq = sum(a[..., j] ** 2 for j in window)
+        b[..., i] = a[..., i] / (k + alpha * sum_sq) ** beta
+    return b
+
+
+def lrn_caffe_numpy(a, local_size, alpha, beta, k=1.0):
+    """Caffe's LRNLayer (ACROSS_CHANNELS, lrn_layer.cpp): zero-pad the squared input by (local_size - 1) / 2
+    channels on both sides, scale = k + alpha / local_size * (moving window sum), top = bottom * scale^-beta."""
+    a = a.astype(np.float64)
+    pre_pad = (local_size - 1) // 2
+    padded = np.pad(a ** 2, [(0, 0)] * (a.ndim - 1) + [(pre_pad, pre_pad)])
+    window_sums = np.stack([padded[..., c:c + local_size].sum(-1) for c in range(a.shape[-1])], axis=-1)
+    scale = k + alpha / local_size * window_sums
+    return a * scale ** -beta
+
+
+def _activations(shape=(2, 3, 4, 11), seed=0, high=100.0):
+    # Post-ReLU-like magnitudes large enough that the denominator differs from k by a factor of ~10.
+    return np.random.RandomState(seed).uniform(-high, high, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7])
+def test_paper_semantics_match_numpy(size):
+    x = _activations()
+    layer = LocalResponseNormalization(size=size, alpha=1e-4, beta=0.75, k=2.0)
+    np.testing.assert_allclose(layer(x).numpy(), lrn_paper_numpy(x, size, 1e-4, 0.75, 2.0), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_caffe_semantics_match_numpy(size):
+    x = _activations(seed=1)
+    layer = LocalResponseNormalization(size=size, alpha=1e-4, beta=0.75, k=1.0, scale_alpha_by_size=True)
+    np.testing.assert_allclose(layer(x).numpy(), lrn_caffe_numpy(x, size, 1e-4, 0.75), rtol=1e-6, atol=1e-6)
+
+
+def test_channel_edges_use_only_existing_channels():
+    # One image, one pixel, 6 channels: the first channel's window is channels 0..2, the last's 3..5.
+    x = np.array([[[[3.0, 1.0, 2.0, 5.0, 7.0, 4.0]]]], np.float32)
+    y = LocalResponseNormalization(size=5, alpha=0.01, beta=0.75, k=2.0)(x).numpy()[0, 0, 0]
+    assert y[0] == pytest.approx(3.0 / (2.0 + 0.01 * (9 + 1 + 4)) ** 0.75, rel=1e-6)
+    assert y[2] == pytest.approx(2.0 / (2.0 + 0.01 * (9 + 1 + 4 + 25 + 49)) ** 0.75, rel=1e-6)
+    assert y[5] == pytest.approx(4.0 / (2.0 + 0.01 * (25 + 49 + 16)) ** 0.75, rel=1e-6)
+
+
+def test_paper_and_caffe_differ_by_alpha_over_size():
+    x = _activations(seed=2)
+    paper = LocalResponseNormalization(5, alpha=1e-4, k=1.0)(x).numpy()
+    caffe = LocalResponseNormalization(5, alpha=5e-4, k=1.0, scale_alpha_by_size=True)(x).numpy()
+    np.testing.assert_allclose(paper, caffe, rtol=1e-6)  # Caffe's alpha is 5x the paper's for the same layer
+    assert LocalResponseNormalization(5, alpha=1e-4, scale_alpha_by_size=True).effective_alpha == pytest.approx(2e-5)
+
+
+def test_inside_tf_function():
+    x = _activations(seed=3)
+    layer = LocalResponseNormalization()
+    expected = lrn_paper_numpy(x, 5, 1e-4, 0.75, 2.0)
+    np.testing.assert_allclose(tf.function(layer)(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype,high,rtol", [("bfloat16", 1000.0, 2e-2), ("float16", 1000.0, 2e-3)])
+def test_stable_in_reduced_precision(dtype, high, rtol):
+    # A layer computing in bfloat16 (TF has no CPU LRN kernel for it) or float16 (squares overflow above 256) must
+    # still give finite output, accurate to the dtype's precision.
+    x = _activations(seed=4, high=high)
+    xr = tf.cast(x, dtype)
+    y = LocalResponseNormalization(dtype=dtype)(xr)
+    assert y.dtype == dtype
+    y = tf.cast(y, tf.float32).numpy()
+    assert np.isfinite(y).all()
+    expected = lrn_paper_numpy(tf.cast(xr, tf.float32).numpy(), 5, 1e-4, 0.75, 2.0)
+    np.testing.assert_allclose(y, expected, rtol=rtol, atol=1e-2)
+
+
+def test_under_mixed_bfloat16_policy():
+    inputs = keras.Input((4, 4, 8))
+    layer = LocalResponseNormalization(dtype="mixed_bfloat16")
+    model = keras.Model(inputs, layer(inputs))
+    y = model(_activations((2, 4, 4, 8), seed=5, high=1000.0))
+    assert y.dtype == "bfloat16" and np.isfinite(tf.cast(y, tf.float32).numpy()).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(size=4), "size=4 is invalid; valid sizes are positive odd integers"),
+    (dict(size=0), "size=0 is invalid"),
+    (dict(alpha=-1.0), "alpha=-1.0 is invalid; valid values are floats >= 0"),
+    (dict(beta=0.0), "beta=0.0 is invalid"),
+    (dict(k=0.0), "k=0.0 is invalid"),
+    (dict(scale_alpha_by_size="yes"), "valid values are True"),
+])
+def test_lrn_rejects_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LocalResponseNormalization(**kwargs)
+
+
+def test_lrn_config_round_trip():
+    layer = LocalResponseNormalization(size=3, alpha=2e-4, beta=0.5, k=1.5, scale_alpha_by_size=True, name="n")
+    config = layer.get_config()
+    assert {k: config[k] for k in ("size", "alpha", "beta", "k", "scale_alpha_by_size")} == dict(
+        size=3, alpha=2e-4, beta=0.5, k=1.5, scale_alpha_by_size=True)
+    clone = LocalResponseNormalization.from_config(config)
+    x = _activations(seed=6)
+    np.testing.assert_array_equal(layer(x).numpy(), clone(x).numpy())
+
+
+# ---------------------------------------------------------------------------------------------- towers
+def _towers(filters=8, kernel=3, towers=2, channels=6, **kwargs):
+    layer = TowerConv2D(filters, kernel, towers=towers, padding="same", **kwargs)
+    layer.build((None, 7, 7, channels))
+    return layer
+
+
+def test_tower_outputs_depend_only_on_their_own_input_half():
+    layer = _towers(bias_initializer="random_normal")
+    x = np.random.RandomState(0).normal(size=(2, 7, 7, 6)).astype(np.float32)
+    base = layer(x).numpy()
+    x_changed = x.copy()
+    x_changed[..., :3] += 10.0  # only tower 0's input channels
+    changed = layer(x_changed).numpy()
+    np.testing.assert_array_equal(changed[..., 4:], base[..., 4:])  # tower 1's outputs are untouched
+    assert np.abs(changed[..., :4] - base[..., :4]).min() > 0  # every tower-0 output moved
+
+
+def test_towers_equal_a_grouped_convolution():
+    layer = _towers(filters=8, kernel=3, towers=2, channels=6, bias_initializer="random_normal")
+    grouped = keras.layers.Conv2D(8, 3, padding="same", groups=2)
+    grouped.build((None, 7, 7, 6))
+    # Conv2D(groups=2)'s kernel is (3, 3, 6/2, 8): output filters 0..3 read input group 0, filters 4..7 group 1.
+    kernel = np.concatenate([t.kernel.numpy() for t in layer.tower_convs], axis=-1)
+    bias = np.concatenate([t.bias.numpy() for t in layer.tower_convs])
+    grouped.set_weights([kernel, bias])
+    x = np.random.RandomState(1).normal(size=(2, 7, 7, 6)).astype(np.float32)
+    np.testing.assert_allclose(layer(x).numpy(), grouped(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_towers_start_with_different_weights():
+    layer = _towers(kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+    k0, k1 = (t.kernel.numpy() for t in layer.tower_convs)
+    assert not np.allclose(k0, k1)
+
+
+def test_tower_parameter_count_and_shape():
+    layer = TowerConv2D(256, 5, towers=2, padding="same")
+    out = layer(keras.Input((27, 27, 96)))
+    assert tuple(out.shape) == (None, 27, 27, 256)
+    assert layer.count_params() == 2 * (5 * 5 * 48 * 128 + 128)  # paper conv2: 256@5x5x48 in two towers
+
+
+def test_towers_reject_indivisible_filters_and_channels():
+    with pytest.raises(ValueError, match="filters=7 is not divisible by towers=2"):
+        TowerConv2D(7, 3, towers=2)
+    with pytest.raises(ValueError, match="5 input channels cannot be split into 2 towers"):
+        TowerConv2D(8, 3, towers=2).build((None, 7, 7, 5))
+    with pytest.raises(ValueError, match="towers=0 is invalid"):
+        TowerConv2D(8, 3, towers=0)
+
+
+def test_tower_config_round_trip():
+    layer = _towers(activation="relu", bias_initializer="random_normal")
+    clone = TowerConv2D.from_config(layer.get_config())
+    clone.build((None, 7, 7, 6))
+    clone.set_weights(layer.get_weights())
+    x = np.random.RandomState(2).normal(size=(1, 7, 7, 6)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x).numpy(), clone(x).numpy())

@@ -1,0 +1,18 @@
+"""The model families by name, for the entry points: ``models.build("alexnet", "paper", num_classes=1000)``."""
+
+import alexnet
+import allcnn
+from common.spec import check_choice
+
+FAMILIES = {"alexnet": alexnet, "allcnn": allcnn}
+
+
+def variants(family):
+    check_choice("model", family, tuple(FAMILIES))
+    return FAMILIES[family].VARIANTS
+
+
+def build(family, variant, **kwargs):
+    """``alexnet.build`` or ``allcnn.build``; a ValueError names the valid choices for a wrong name."""
+    check_choice("model", family, tuple(FAMILIES))
+    return FAMILIES[family].build(variant, **kwargs)
