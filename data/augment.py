@@ -1,0 +1,101 @@
+"""The papers' image preprocessing as small pure functions of tensors (HxWxC images, float32 pixels in 0..255).
+
+Each works eagerly and inside ``tf.data.Dataset.map``. Random ones are stateless: they take a ``seed`` tensor of
+shape [2] (tf.random's stateless convention), so a seeded pipeline gives the same crops every run.
+
+Sources (papers-and-peers.md §3; Krizhevsky et al. 2012 §2 and §4.1):
+* "rescaled the image such that the shorter side was of length 256, and then cropped out the central 256x256 patch";
+* training: random 224x224 patches and their horizontal reflections;
+* test: the four corner patches and the centre patch, and their reflections (ten patches), softmax averaged;
+* subtract "the mean activity over the training set from each pixel" (a mean image), or a mean RGB (Caffe's
+  ``mean_value 104/117/123`` in BGR, neon's ``BGRMeanSubtract([127, 119, 104])``);
+* PCA lighting: add [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T to every pixel, a_i ~ N(0, 0.1) drawn once per image.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# ImageNet RGB covariance eigen-decomposition on the [0, 1] pixel scale, fb.resnet.torch datasets/imagenet.lua
+# (the constants every later reproduction uses; ref §3). The *columns* of IMAGENET_EIGVEC are the eigenvectors
+# p1, p2, p3 (fb.resnet.torch Lighting: rgb = sum_j eigvec[:, j] * alpha_j * eigval_j).
+IMAGENET_EIGVAL = np.array([0.2175, 0.0188, 0.0045])
+IMAGENET_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
+                            [-0.5808, -0.0045, -0.8140],
+                            [-0.5836, -0.6948, 0.4203]])
+PCA_STD = 0.1  # a_i ~ N(0, 0.1), paper §4.1
+
+
+def resize_shorter_side(image, size=256):
+    """Bilinear resize so that the shorter side is ``size`` (aspect ratio kept). float32 out."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    new_shape = tf.cast(tf.round(shape * scale), tf.int32)
+    new_shape = tf.maximum(new_shape, size)  # rounding must not leave the shorter side at size - 1
+    return tf.image.resize(image, new_shape, method="bilinear", antialias=True)
+
+
+def central_crop(image, size):
+    """The central ``size`` x ``size`` patch (offsets rounded down where the margin is odd)."""
+    image = tf.convert_to_tensor(image)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top:top + size, left:left + size]
+
+
+def random_crop(image, size, seed):
+    """A uniformly random ``size`` x ``size`` patch, inside the image."""
+    return tf.image.stateless_random_crop(image, tf.stack([size, size, tf.shape(image)[2]]), seed)
+
+
+def flip(image):
+    """Horizontal reflection."""
+    return tf.convert_to_tensor(image)[:, ::-1]
+
+
+def random_flip(image, seed):
+    """Horizontal reflection with probability 1/2."""
+    return tf.image.stateless_random_flip_left_right(image, seed)
+
+
+def ten_crops(image, size):
+    """The paper's test patches: (10, size, size, C) = top-left, top-right, bottom-left, bottom-right, centre,
+    then the horizontal reflection of each, in the same order."""
+    image = tf.convert_to_tensor(image)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    corners = [image[:size, :size], image[:size, width - size:], image[height - size:, :size],
+               image[height - size:, width - size:], central_crop(image, size)]
+    crops = tf.stack(corners)
+    return tf.concat([crops, crops[:, :, ::-1]], axis=0)
+
+
+def subtract_mean(image, mean):
+    """Subtract a mean image (HxWxC, the paper's per-pixel mean) or a mean colour (C values, Caffe/neon)."""
+    return tf.cast(image, tf.float32) - tf.cast(mean, tf.float32)
+
+
+def pca_lighting_shift(alphas, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC, pixel_scale=255.0):
+    """The RGB shift [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T, for images on a 0..``pixel_scale`` scale."""
+    weights = tf.cast(alphas, tf.float32) * tf.constant(eigval, tf.float32)
+    return pixel_scale * tf.linalg.matvec(tf.constant(eigvec, tf.float32), weights)
+
+
+def pca_lighting(image, alphas, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC, pixel_scale=255.0):
+    """Add the same PCA colour shift to every pixel of ``image`` (paper §4.1)."""
+    return tf.cast(image, tf.float32) + pca_lighting_shift(alphas, eigval, eigvec, pixel_scale)
+
+
+def random_pca_lighting(image, seed, std=PCA_STD, eigval=IMAGENET_EIGVAL, eigvec=IMAGENET_EIGVEC,
+                        pixel_scale=255.0):
+    """``pca_lighting`` with a_i ~ N(0, std), drawn once for the image from ``seed``."""
+    alphas = tf.random.stateless_normal([3], seed, stddev=std)
+    return pca_lighting(image, alphas, eigval, eigvec, pixel_scale)
+
+
+def rgb_pca(images, pixel_scale=255.0):
+    """Eigenvalues (descending) and eigenvectors (columns) of the RGB covariance of ``images`` ((N, H, W, 3),
+    every pixel a sample), on the [0, 1] scale like the published constants: computed from a training set instead
+    of using IMAGENET_EIGVAL/IMAGENET_EIGVEC."""
+    pixels = np.asarray(images, np.float64).reshape(-1, 3) / pixel_scale
+    eigval, eigvec = np.linalg.eigh(np.cov(pixels, rowvar=False, bias=True))
+    order = np.argsort(eigval)[::-1]
+    return eigval[order], eigvec[:, order]

@@ -1,0 +1,127 @@
+"""Property tests of the image ops, eagerly and inside tf.data.Dataset.map, on synthetic and real photos."""
+
+import numpy as np
+import tensorflow as tf
+from skimage import data as skimage_data
+
+from data import augment
+
+
+def _numbered(height=9, width=12, channels=3):
+    """An image whose every value is unique, so a crop identifies its position exactly."""
+    return np.arange(height * width * channels, dtype=np.float32).reshape(height, width, channels)
+
+
+def test_flip_twice_is_identity_and_flip_reverses_columns():
+    image = _numbered()
+    np.testing.assert_array_equal(augment.flip(augment.flip(image)).numpy(), image)
+    np.testing.assert_array_equal(augment.flip(image).numpy()[:, 0], image[:, -1])
+
+
+def test_random_flip_is_seeded_and_either_identity_or_flip():
+    image = _numbered()
+    outcomes = set()
+    for s in range(20):
+        out = augment.random_flip(image, tf.constant([s, 0])).numpy()
+        np.testing.assert_array_equal(out, augment.random_flip(image, tf.constant([s, 0])).numpy())
+        assert np.array_equal(out, image) or np.array_equal(out, image[:, ::-1])
+        outcomes.add(np.array_equal(out, image))
+    assert outcomes == {True, False}
+
+
+def test_random_crops_stay_inside_and_have_the_right_size():
+    image = _numbered(40, 50)
+    for s in range(30):
+        crop = augment.random_crop(image, 24, tf.constant([s, 1])).numpy()
+        assert crop.shape == (24, 24, 3)
+        # The crop's top-left value identifies its position; the whole crop must equal that window of the image.
+        top, rest = divmod(int(crop[0, 0, 0]) // 3, 50)
+        assert 0 <= top <= 40 - 24 and 0 <= rest <= 50 - 24
+        np.testing.assert_array_equal(crop, image[top:top + 24, rest:rest + 24])
+
+
+def test_central_crop_and_ten_crops_of_a_known_image():
+    image = _numbered(9, 12)
+    np.testing.assert_array_equal(augment.central_crop(image, 5).numpy(), image[2:7, 3:8])
+    crops = augment.ten_crops(image, 5).numpy()
+    expected = [image[:5, :5], image[:5, 7:], image[4:, :5], image[4:, 7:], image[2:7, 3:8]]
+    assert crops.shape == (10, 5, 5, 3)
+    for i, patch in enumerate(expected):
+        np.testing.assert_array_equal(crops[i], patch)
+        np.testing.assert_array_equal(crops[5 + i], patch[:, ::-1])
+
+
+def test_resize_shorter_side_keeps_the_aspect_ratio():
+    assert augment.resize_shorter_side(np.zeros((300, 450, 3), np.uint8), 256).shape == (256, 384, 3)
+    assert augment.resize_shorter_side(np.zeros((500, 333, 3), np.uint8), 256).shape == (384, 256, 3)
+    flat = augment.resize_shorter_side(np.full((60, 90, 3), 7, np.uint8), 256).numpy()
+    np.testing.assert_allclose(flat, 7.0, atol=1e-4)
+
+
+def test_subtract_mean_image_or_colour():
+    image = _numbered(4, 4)
+    np.testing.assert_array_equal(augment.subtract_mean(image, image).numpy(), 0.0)
+    out = augment.subtract_mean(image, [1.0, 2.0, 3.0]).numpy()
+    np.testing.assert_array_equal(out, image - np.array([1.0, 2.0, 3.0]))
+
+
+def test_published_eigenvectors_are_orthonormal_columns():
+    vectors = augment.IMAGENET_EIGVEC
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(3), atol=2e-3)  # 4-decimal constants
+
+
+def test_pca_lighting_with_zero_alphas_is_identity():
+    image = _numbered(5, 6)
+    np.testing.assert_array_equal(augment.pca_lighting(image, [0.0, 0.0, 0.0]).numpy(), image)
+
+
+def test_pca_lighting_shift_is_one_colour_whose_eigen_coordinates_are_alpha_times_lambda():
+    image = _numbered(5, 6)
+    alphas = np.array([0.1, -0.2, 0.05])
+    out = augment.pca_lighting(image, alphas).numpy()
+    shift = (out - image).reshape(-1, 3)
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-3)  # the same for all pixels
+    # Coordinates of the shift on p1, p2, p3 (columns of EIGVEC), on the 0..255 scale: 255 * a_i * l_i.
+    coords = np.linalg.solve(augment.IMAGENET_EIGVEC, shift[0])
+    np.testing.assert_allclose(coords, 255 * alphas * augment.IMAGENET_EIGVAL, rtol=1e-4)
+
+
+def test_random_pca_lighting_draws_once_per_image_from_the_seed():
+    image = _numbered(5, 6)
+    a = augment.random_pca_lighting(image, tf.constant([3, 4])).numpy()
+    np.testing.assert_array_equal(a, augment.random_pca_lighting(image, tf.constant([3, 4])).numpy())
+    assert not np.allclose(a, augment.random_pca_lighting(image, tf.constant([5, 4])).numpy())
+    shift = (a - image).reshape(-1, 3)
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-3)
+
+
+def test_rgb_pca_recovers_a_known_covariance():
+    rs = np.random.RandomState(0)
+    rotation, _ = np.linalg.qr(rs.normal(size=(3, 3)))
+    eigval = np.array([0.05, 0.01, 0.002])
+    pixels = rs.normal(size=(200_000, 3)) @ (rotation * np.sqrt(eigval)).T
+    got_val, got_vec = augment.rgb_pca((0.5 + pixels).reshape(100, 2000, 1, 3) * 255.0)
+    np.testing.assert_allclose(got_val, eigval, rtol=0.02)
+    np.testing.assert_allclose(np.abs(got_vec.T @ rotation), np.eye(3), atol=0.02)
+
+
+def test_ops_inside_dataset_map_on_real_photos():
+    photos = [skimage_data.astronaut(), skimage_data.chelsea(), skimage_data.coffee()]  # real RGB photographs
+
+    def train_view(image, seed):
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        image = augment.central_crop(augment.resize_shorter_side(image, 256), 256)
+        image = augment.random_flip(augment.random_crop(image, 224, seeds[0]), seeds[1])
+        return augment.random_pca_lighting(image, seeds[2])
+
+    ds = tf.data.Dataset.from_generator(lambda: iter(photos), output_signature=tf.TensorSpec([None, None, 3],
+                                                                                             tf.uint8))
+    seeds = tf.data.Dataset.random(seed=7).batch(2)
+    out = [x.numpy() for x in tf.data.Dataset.zip(ds, seeds).map(train_view)]
+    assert [x.shape for x in out] == [(224, 224, 3)] * 3
+    again = [x.numpy() for x in tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=7).batch(2)).map(train_view)]
+    for a, b in zip(out, again):
+        np.testing.assert_array_equal(a, b)  # seeded: reproducible
+    tens = list(ds.map(lambda image: augment.ten_crops(augment.central_crop(augment.resize_shorter_side(image),
+                                                                            256), 224)))
+    assert [t.shape for t in tens] == [(10, 224, 224, 3)] * 3
