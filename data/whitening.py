@@ -18,11 +18,12 @@ References (papers-and-peers.md §1c and §4):
 import hashlib
 import logging
 import os
-import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
+
+from common.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +159,8 @@ class ZCA:
 
     def save(self, path):
         """Write the statistics to ``path`` (.npz) atomically: a crash never leaves a half-written file."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, mean=self.mean, matrix=self.matrix, bias=self.bias, key=self.key, count=self.count)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(path, "wb") as f:
+            np.savez(f, mean=self.mean, matrix=self.matrix, bias=self.bias, key=self.key, count=self.count)
 
     @classmethod
     def load(cls, path, expected_key=None):

@@ -1,0 +1,64 @@
+"""tf.data pipelines over images held in memory (the digits now; CIFAR-10 arrays the same way).
+
+Training: cache -> shuffle (seeded) -> repeat -> batch, dropping the remainder -> preprocess the batch -> prefetch.
+Evaluation: batch keeping every example (the last batch is simply smaller: nothing is dropped or padded) ->
+preprocess -> prefetch. Preprocessing runs on whole batches, so ZCA is one matrix product per batch.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from data import digits
+from data.whitening import ZCA, global_contrast_normalize
+
+DATASETS = ("digits",)
+
+
+def load_arrays(dataset, split):
+    """(uint8 images (N, H, W, C), int64 labels (N,), class names) of an in-memory dataset split."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is invalid; valid datasets: {', '.join(DATASETS)}.")
+    images, labels = digits.load(split)
+    return images, labels, digits.CLASS_NAMES
+
+
+def gcn_zca(train_images, bias=0.1, cache_path=None):
+    """The All-CNN preprocessing (pylearn2/neon): GCN (scale 55) then ZCA fitted on the GCN'd training images.
+
+    Returns the ZCA statistics and ``preprocess(batch) = zca.apply(gcn(batch))``. With ``cache_path`` the
+    statistics are reused from that file when they were fitted on the same images and bias (and refused when not).
+    """
+    normalized = global_contrast_normalize(train_images)
+    if cache_path:
+        zca = ZCA.fit_or_load(cache_path, normalized, bias=bias)
+    else:
+        zca = ZCA.fit(normalized, bias=bias)
+
+    def preprocess(batch):
+        return zca.apply(global_contrast_normalize(batch))
+
+    return zca, preprocess
+
+
+def default_zca_cache(dataset, bias, directory=None):
+    """Where the statistics of ``dataset``'s training split are cached: ~/.cache/alexnet-allcnn by default."""
+    directory = directory or os.path.join(os.path.expanduser("~"), ".cache", "alexnet-allcnn")
+    return os.path.join(directory, f"{dataset}-gcn55-zca-bias{bias:g}.npz")
+
+
+def array_dataset(images, labels, batch_size, training, preprocess=None, seed=None):
+    """A tf.data pipeline of (preprocessed image batch, label batch) over in-memory arrays."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is invalid; valid values are integers >= 1.")
+    if training and batch_size > len(images):
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(images)} training images; training drops "
+                         "the last partial batch, so no batch would remain. Use a smaller --batch_size.")
+    ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int64)))
+    if training:
+        ds = ds.cache().shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(batch_size, drop_remainder=training)
+    if preprocess is not None:
+        ds = ds.map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
