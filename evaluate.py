@@ -14,7 +14,10 @@ import sys
 from absl import app, flags, logging
 
 flags.DEFINE_string("model_file", None, "Trained Keras model (.keras) to evaluate.")
-flags.DEFINE_enum("dataset", "digits", ["digits"], "Dataset to evaluate on.")
+flags.DEFINE_enum("dataset", "digits", ["digits", "cifar10", "cifar10_pickle"],
+                  "digits: bundled, no download; cifar10: TFDS builder; cifar10_pickle: python batches in --data_dir.")
+flags.DEFINE_string("data_dir", None, "TFDS data_dir (cifar10) or the cifar-10-batches-py directory.")
+flags.DEFINE_bool("download", False, "Let TFDS download and prepare the dataset if it is not there.")
 flags.DEFINE_enum("split", "test", ["train", "test"], "Split to evaluate.")
 flags.DEFINE_integer("batch_size", 100, "Evaluation batch size (any size: every example is evaluated).")
 flags.DEFINE_enum("preprocess", "gcn_zca", ["gcn_zca", "none"],
@@ -46,14 +49,20 @@ def main(argv):
         model = keras.models.load_model(f.model_file)
     except Exception as err:  # a corrupt or foreign file: say which, not a deep traceback
         sys.exit(f"--model_file={f.model_file}: cannot load it as a Keras model ({type(err).__name__}: {err}).")
-    images, labels, class_names = pipeline.load_arrays(f.dataset, f.split)
+    def load(split):
+        try:
+            return pipeline.load_arrays(f.dataset, split, data_dir=f.data_dir, download=f.download)
+        except (FileNotFoundError, ValueError) as err:  # a missing or bad dataset: one message, no traceback
+            sys.exit(f"--dataset={f.dataset} --data_dir={f.data_dir}: {err}")
+
+    images, labels, class_names = load(f.split)
     if tuple(model.input.shape[1:]) != images.shape[1:]:
         sys.exit(f"--model_file={f.model_file} takes {tuple(model.input.shape[1:])} images but {f.dataset} has "
                  f"{images.shape[1:]}: evaluate it on a dataset of its input size.")
 
     preprocess = None
     if f.preprocess == "gcn_zca":
-        train_images, _, _ = pipeline.load_arrays(f.dataset, "train")
+        train_images, _, _ = load("train")
         cache = f.zca_cache or pipeline.default_zca_cache(f.dataset, f.zca_bias)
         _, preprocess = pipeline.gcn_zca(train_images, bias=f.zca_bias, cache_path=cache)
         logging.info("ZCA statistics: %s", cache)

@@ -96,3 +96,12 @@ def test_evaluate_py_bad_input_gives_one_clear_message(tmp_path):
     junk = run_evaluate(f"--model_file={tmp_path / 'junk.keras'}")
     assert junk.returncode != 0 and "junk.keras: cannot load it as a Keras model" in junk.stderr
     assert "Traceback" not in missing.stderr + wrong.stderr + junk.stderr
+
+
+def test_evaluate_py_missing_dataset_is_one_clear_message(tmp_path):
+    keras.utils.set_random_seed(0)
+    allcnn.build("all_cnn_c").save(tmp_path / "m.keras")
+    result = run_evaluate(f"--model_file={tmp_path / 'm.keras'}", "--dataset=cifar10_pickle",
+                          f"--data_dir={tmp_path / 'cifar'}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cifar' does not exist: download cifar-10-python.tar.gz" in result.stderr

@@ -1,4 +1,4 @@
-"""tf.data pipelines over images held in memory (the digits now; CIFAR-10 arrays the same way).
+"""tf.data pipelines over images held in memory: the digits and CIFAR-10 (both fit: 150 MB as uint8).
 
 Training: cache -> shuffle (seeded) -> repeat -> batch, dropping the remainder -> preprocess the batch -> prefetch.
 Evaluation: batch keeping every example (the last batch is simply smaller: nothing is dropped or padded) ->
@@ -10,18 +10,26 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data import digits
+from data import cifar, digits
 from data.whitening import ZCA, global_contrast_normalize
 
-DATASETS = ("digits",)
+# digits: scikit-learn's bundled digits (no download); cifar10: the TFDS builder; cifar10_pickle: the original
+# python batches in --data_dir.
+DATASETS = ("digits", "cifar10", "cifar10_pickle")
 
 
-def load_arrays(dataset, split):
+def load_arrays(dataset, split, data_dir=None, download=False):
     """(uint8 images (N, H, W, C), int64 labels (N,), class names) of an in-memory dataset split."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r} is invalid; valid datasets: {', '.join(DATASETS)}.")
-    images, labels = digits.load(split)
-    return images, labels, digits.CLASS_NAMES
+    if dataset == "digits":
+        images, labels = digits.load(split)
+        return images, labels, digits.CLASS_NAMES
+    if dataset == "cifar10":
+        images, labels = cifar.load_tfds(split, data_dir=data_dir, download=download)
+    else:
+        images, labels = cifar.load_pickle_dir(data_dir, split)
+    return images, labels, cifar.CLASS_NAMES
 
 
 def gcn_zca(train_images, bias=0.1, cache_path=None):

@@ -41,5 +41,6 @@ def test_bad_arguments():
         pipeline.array_dataset(images, labels, 0, training=False)
     with pytest.raises(ValueError, match="batch_size=500 is larger than the 360 training images"):
         pipeline.array_dataset(images, labels, 500, training=True)
-    with pytest.raises(ValueError, match="dataset='cifar10' is invalid; valid datasets: digits"):
-        pipeline.load_arrays("cifar10", "train")
+    with pytest.raises(ValueError, match="dataset='cifar100' is invalid; valid datasets: digits, cifar10, "
+                                         "cifar10_pickle"):
+        pipeline.load_arrays("cifar100", "train")
