@@ -1,0 +1,251 @@
+"""ImageNet (ILSVRC-2012) sources and the AlexNet input pipeline.
+
+Sources, each giving (encoded image bytes, label, name) elements:
+
+* ``folder``: ``<data_dir>/train/<wnid>/*.JPEG`` and ``<data_dir>/val/<wnid>/*.JPEG`` (the layout most tools
+  produce; the class index is the wnid's rank among the sorted ``train`` class folders).
+* ``imagenet2012``: the TFDS builder; its manual dir (``<data_dir>/downloads/manual``) must hold
+  ``ILSVRC2012_img_train.tar`` and ``ILSVRC2012_img_val.tar`` (image-net.org, after registering).
+* ``imagenette``: the TFDS 10-class subset, for quick real runs where a download is possible.
+
+Preprocessing (Krizhevsky et al. 2012 §2, §4.1; ops in ``data.augment``): the shorter side rescaled to 256 and the
+central 256x256 kept -- done with the fused ``decode_and_crop_jpeg`` on the central square, then one resize to
+256x256, which is the same crop without decoding the discarded margins -- then for training a random 224 (or 227)
+crop, a random flip and PCA lighting, for evaluation the central crop or the ten crops; then mean subtraction.
+
+Bad files: every image's bytes are checked in the pipeline before decoding (JPEG/PNG signature; a JPEG must end
+with the EOI marker FF D9, which a truncated download lacks), and a failure names the file. ``skip_bad=True``
+instead scans the files first (the same checks, reading 8 bytes at each end) and leaves out the bad ones,
+reporting how many and which.
+"""
+
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from data import augment
+
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
+SPLIT_DIRS = {"train": "train", "validation": "val"}
+MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
+# Mean colours in RGB order: Caffe's mean_value 104/117/123 is BGR (bvlc_reference_caffenet train_val.prototxt);
+# neon's BGRMeanSubtract([127, 119, 104]) is B, G, R (neon examples/imagenet/alexnet.py).
+MEAN_RGB = {"caffe": (123.0, 117.0, 104.0), "neon": (104.0, 119.0, 127.0)}
+_WNID = re.compile(r"n\d{8}")
+JPEG_SOI, JPEG_EOI, PNG_SIGNATURE = b"\xff\xd8\xff", b"\xff\xd9", b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------------ the folder
+def _is_image_name(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_folder(data_dir, split):
+    """(paths, labels int64, class names) of ``<data_dir>/<train|val>/<class>/*``, classes from ``train``.
+
+    Raises FileNotFoundError for a missing or mislaid directory and ValueError for an empty one, a class folder
+    that ``train`` lacks, or a file that is not an image (by its extension), each naming the path and the fix.
+    """
+    if split not in SPLIT_DIRS:
+        raise ValueError(f"ImageNet split={split!r} is invalid; valid splits: {', '.join(SPLIT_DIRS)}.")
+    if not data_dir or not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"ImageNet folder {data_dir!r} does not exist: pass --data_dir=DIR where DIR holds "
+                                "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.")
+    train_root, root = os.path.join(data_dir, "train"), os.path.join(data_dir, SPLIT_DIRS[split])
+    for needed in {train_root, root}:
+        if not os.path.isdir(needed):
+            entries = sorted(os.listdir(data_dir))
+            if any(_WNID.fullmatch(e) for e in entries):
+                hint = (f" {data_dir} itself holds class folders ({entries[0]}, ...): pass its parent, the folder "
+                        "that holds train/ and val/.")
+            else:
+                hint = " Lay the images out as train/<wnid>/*.JPEG and val/<wnid>/*.JPEG."
+            raise FileNotFoundError(f"ImageNet folder {data_dir} has no {os.path.basename(needed)}/ directory.{hint}")
+    classes = sorted(e for e in os.listdir(train_root) if os.path.isdir(os.path.join(train_root, e)))
+    if not classes:
+        raise ValueError(f"{train_root} holds no class folders: expected train/<wnid>/*.JPEG.")
+    index = {name: i for i, name in enumerate(classes)}
+    paths, labels = [], []
+    for name in sorted(os.listdir(root)):
+        class_dir = os.path.join(root, name)
+        if not os.path.isdir(class_dir):
+            raise ValueError(f"{class_dir}: a file where class folders are expected; move it out of {root}.")
+        if name not in index:
+            raise ValueError(f"{class_dir}: class {name!r} is not among the {len(classes)} classes of {train_root}; "
+                             "its label would be outside the class range. Remove it or add the class to train/.")
+        for file_name in sorted(os.listdir(class_dir)):
+            path = os.path.join(class_dir, file_name)
+            if not _is_image_name(file_name):
+                raise ValueError(f"{path}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)}); move it out "
+                                 "of the dataset folder.")
+            paths.append(path)
+            labels.append(index[name])
+    if not paths:
+        raise ValueError(f"{root} holds no images: expected {os.path.basename(root)}/<wnid>/*.JPEG.")
+    return paths, np.asarray(labels, np.int64), classes
+
+
+def bad_image_reason(path):
+    """Why ``path`` cannot be an intact JPEG or PNG (by its first and last bytes), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(os.path.getsize(path) - 2, 0))
+            tail = f.read(2)
+    except OSError as err:
+        return f"unreadable ({err.strerror})"
+    if head.startswith(JPEG_SOI):
+        return None if tail == JPEG_EOI else "truncated JPEG (no end-of-image marker)"
+    if head.startswith(PNG_SIGNATURE):
+        return None
+    return "not a JPEG or PNG image"
+
+
+def scan(paths, labels):
+    """Leave out the files ``bad_image_reason`` rejects: (paths, labels, [(path, reason), ...] skipped)."""
+    kept, kept_labels, skipped = [], [], []
+    for path, label in zip(paths, labels):
+        reason = bad_image_reason(path)
+        if reason:
+            skipped.append((path, reason))
+        else:
+            kept.append(path)
+            kept_labels.append(label)
+    return kept, np.asarray(kept_labels, np.int64), skipped
+
+
+# ------------------------------------------------------------------------------------------------------ TFDS
+def check_manual_dir(data_dir):
+    """Before TFDS builds imagenet2012: the manual dir must hold both ILSVRC tars. Finds them when mislaid."""
+    data_dir = data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+    manual = os.path.join(data_dir, "downloads", "manual")
+    missing = [f for f in MANUAL_FILES if not os.path.isfile(os.path.join(manual, f))]
+    if not missing:
+        return manual
+    places = [data_dir, os.path.join(data_dir, "downloads"), os.getcwd(), os.path.expanduser("~/Downloads")]
+    found = [os.path.join(p, f) for f in missing for p in places if os.path.isfile(os.path.join(p, f))]
+    where = f" Found {', '.join(found)}: move it into {manual}/." if found else ""
+    raise FileNotFoundError(
+        f"TFDS imagenet2012 needs {', '.join(missing)} in its manual dir {manual}/ (register at image-net.org to "
+        f"download the ILSVRC-2012 tars).{where}")
+
+
+def tfds_source(name, split, data_dir=None, download=False):
+    """(dataset of (encoded bytes, label, name), number of examples, class names) from TFDS ``name``."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if download:
+        if name == "imagenet2012":
+            check_manual_dir(data_dir)
+        builder.download_and_prepare()
+    try:
+        ds = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False)
+    except AssertionError:
+        step = ("put the ILSVRC tars in its manual dir and pass --download" if name == "imagenet2012"
+                else "pass --download to let TFDS fetch it")
+        raise FileNotFoundError(f"TFDS {name} is not prepared in {builder.data_dir}: {step}, or point --data_dir "
+                                "at a directory where it is prepared.") from None
+    count = builder.info.splits[split].num_examples if builder.info.splits else None
+    names = builder.info.features["label"].names
+    ds = ds.map(lambda ex: (ex["image"], ex["label"], ex.get("file_name", tf.constant(""))))
+    return ds, count, names
+
+
+# ------------------------------------------------------------------------------------------------- decoding
+def _checked(contents, name):
+    """``contents`` after asserting it is an intact JPEG or a PNG; a failure names the file."""
+    head, tail = tf.strings.substr(contents, 0, 8), tf.strings.substr(contents, -2, 2)
+    is_jpeg = tf.strings.substr(head, 0, 3) == JPEG_SOI
+    is_png = head == PNG_SIGNATURE
+    ok = tf.logical_or(tf.logical_and(is_jpeg, tf.equal(tail, JPEG_EOI)), is_png)
+    message = "is not an intact JPEG or PNG image (a truncated JPEG lacks its end marker); remove or replace it, " \
+              "or pass --skip_bad_images to leave such files out:"
+    with tf.control_dependencies([tf.debugging.Assert(ok, [name, message], summarize=1)]):
+        return tf.identity(contents), is_jpeg
+
+
+def decode_central(contents, name, size=256):
+    """Decode and keep the central square, resized to ``size`` x ``size`` (float32, 0..255): the paper's
+    "shorter side to 256, central 256x256 patch", with the fused decode_and_crop_jpeg for JPEGs."""
+    contents, is_jpeg = _checked(contents, name)
+
+    def jpeg():
+        shape = tf.image.extract_jpeg_shape(contents)
+        side = tf.minimum(shape[0], shape[1])
+        window = tf.stack([(shape[0] - side) // 2, (shape[1] - side) // 2, side, side])
+        return tf.image.decode_and_crop_jpeg(contents, window, channels=3)
+
+    def other():  # PNG (one ImageNet "JPEG" is really a PNG)
+        image = tf.io.decode_png(contents, channels=3)
+        side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+        return augment.central_crop(image, side)
+
+    square = tf.cond(is_jpeg, jpeg, other)
+    square.set_shape([None, None, 3])
+    return tf.image.resize(square, [size, size], method="bilinear", antialias=True)
+
+
+def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True):
+    """A training example: central 256, random ``crop``, random flip, PCA lighting (a ~ N(0, 0.1)), mean."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    image = decode_central(contents, name)
+    image = augment.random_flip(augment.random_crop(image, crop, seeds[0]), seeds[1])
+    if pca:
+        image = augment.random_pca_lighting(image, seeds[2])
+    return augment.subtract_mean(image, mean)
+
+
+def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
+    """An evaluation example: the central ``crop`` of the central 256 (crops="center"), or the paper's ten
+    crops as a (10, crop, crop, 3) stack (crops="ten"); mean subtracted."""
+    image = decode_central(contents, name)
+    if crops == "ten":
+        return augment.ten_crops(augment.subtract_mean(image, mean), crop)
+    return augment.subtract_mean(augment.central_crop(image, crop), mean)
+
+
+# ------------------------------------------------------------------------------------------------- pipeline
+SOURCES = ("folder", "imagenet2012", "imagenette")
+
+
+def load_source(source, split, data_dir=None, download=False, skip_bad=False, log=print):
+    """(dataset of (encoded bytes, label, name), number of examples, class names) of a source."""
+    if source not in SOURCES:
+        raise ValueError(f"ImageNet source={source!r} is invalid; valid sources: {', '.join(SOURCES)}.")
+    if source != "folder":
+        return tfds_source(source, split, data_dir, download)
+    paths, labels, classes = list_folder(data_dir, split)
+    if skip_bad:
+        paths, labels, skipped = scan(paths, labels)
+        if skipped:
+            log(f"skipped {len(skipped)} unreadable image(s) of {len(skipped) + len(paths)} in "
+                f"{os.path.join(data_dir, SPLIT_DIRS[split])}:")
+            for path, reason in skipped:
+                log(f"  {path}: {reason}")
+    files = tf.data.Dataset.from_tensor_slices((paths, labels))
+    return files.map(lambda p, y: (tf.io.read_file(p), y, p)), len(paths), classes
+
+
+def make_dataset(source_ds, batch_size, training, crop=224, crops="center", mean=MEAN_RGB["caffe"], pca=True,
+                 seed=None, input_context=None, shuffle_buffer=10_000):
+    """Batches of (images, labels) from ``load_source``'s dataset.
+
+    Training: shard (multi-worker), shuffle, repeat, decode + augment in parallel, batch dropping the remainder.
+    Evaluation: decode in order, batch keeping every example (the last batch is smaller), no repeat.
+    """
+    ds = source_ds
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda example, s: (train_image(example[0], example[2], s, crop, mean, pca), example[1]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    else:
+        ds = ds.map(lambda contents, label, name: (eval_image(contents, name, crop, crops, mean), label),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
