@@ -47,6 +47,15 @@ def random_crop(image, size, seed):
     return tf.image.stateless_random_crop(image, tf.stack([size, size, tf.shape(image)[2]]), seed)
 
 
+def random_translate(image, max_shift, seed):
+    """Shift the image by up to ``max_shift`` pixels in each direction (uniform, independently for rows and
+    columns), filling the uncovered border with zeros: pad by ``max_shift`` and take a random crop of the size."""
+    image = tf.convert_to_tensor(image)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift], [0, 0]])
+    return tf.image.stateless_random_crop(padded, tf.stack([height, width, tf.shape(image)[2]]), seed)
+
+
 def flip(image):
     """Horizontal reflection."""
     return tf.convert_to_tensor(image)[:, ::-1]

@@ -40,6 +40,25 @@ def test_random_crops_stay_inside_and_have_the_right_size():
         np.testing.assert_array_equal(crop, image[top:top + 24, rest:rest + 24])
 
 
+def test_random_translate_is_a_bounded_shift_with_zero_fill():
+    image = _numbered(10, 10) + 1.0  # no zeros in the image itself
+    shifts = set()
+    for s in range(40):
+        out = augment.random_translate(image, 3, tf.constant([s, 2])).numpy()
+        assert out.shape == image.shape
+        # The non-zero window is the part of the image still inside; the zero border shows the shift.
+        rows, cols = np.nonzero(out[..., 0])
+        top, left = rows.min(), cols.min()
+        src_top, src_left = (0 if top > 0 else 10 - (rows.max() + 1)), (0 if left > 0 else 10 - (cols.max() + 1))
+        window = out[top:rows.max() + 1, left:cols.max() + 1]
+        np.testing.assert_array_equal(window, image[src_top:src_top + window.shape[0],
+                                                    src_left:src_left + window.shape[1]])
+        assert window.shape[0] >= 7 and window.shape[1] >= 7  # shifted by at most 3 pixels
+        assert (out == 0).sum() == out.size - window.size  # the rest is zero fill
+        shifts.add((top - src_top, left - src_left))
+    assert len(shifts) > 10 and all(abs(dy) <= 3 and abs(dx) <= 3 for dy, dx in shifts)
+
+
 def test_central_crop_and_ten_crops_of_a_known_image():
     image = _numbered(9, 12)
     np.testing.assert_array_equal(augment.central_crop(image, 5).numpy(), image[2:7, 3:8])

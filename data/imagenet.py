@@ -189,22 +189,39 @@ def decode_central(contents, name, size=256):
 
 
 def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True):
-    """A training example: central 256, random ``crop``, random flip, PCA lighting (a ~ N(0, 0.1)), mean."""
+    """A training example: central 256 minus the mean (a 256x256x3 mean image, as the paper and Caffe's mean
+    file, or a mean RGB), random ``crop``, random flip, PCA lighting (a ~ N(0, 0.1))."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-    image = decode_central(contents, name)
+    image = augment.subtract_mean(decode_central(contents, name), mean)
     image = augment.random_flip(augment.random_crop(image, crop, seeds[0]), seeds[1])
     if pca:
         image = augment.random_pca_lighting(image, seeds[2])
-    return augment.subtract_mean(image, mean)
+    return image
 
 
 def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
-    """An evaluation example: the central ``crop`` of the central 256 (crops="center"), or the paper's ten
-    crops as a (10, crop, crop, 3) stack (crops="ten"); mean subtracted."""
-    image = decode_central(contents, name)
+    """An evaluation example: the central 256 minus the mean, then its central ``crop`` (crops="center") or the
+    paper's ten crops as a (10, crop, crop, 3) stack (crops="ten")."""
+    image = augment.subtract_mean(decode_central(contents, name), mean)
     if crops == "ten":
-        return augment.ten_crops(augment.subtract_mean(image, mean), crop)
-    return augment.subtract_mean(augment.central_crop(image, crop), mean)
+        return augment.ten_crops(image, crop)
+    return augment.central_crop(image, crop)
+
+
+def mean_image(source_ds, log=print, batch_size=64):
+    """The paper's per-pixel mean: the average of the training images' central 256x256 (float64 sums), computed
+    in one streaming pass over ``load_source``'s dataset with a progress line every 10,000 images."""
+    images = source_ds.map(lambda contents, label, name: decode_central(contents, name),
+                           num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
+    total, count = np.zeros((256, 256, 3)), 0
+    for batch in images:
+        total += batch.numpy().sum(axis=0, dtype=np.float64)
+        count += len(batch)
+        if count % 10_000 < batch_size:
+            log(f"mean image: {count:,} images")
+    if count == 0:
+        raise ValueError("mean_image: the training split is empty")
+    return (total / count).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------- pipeline

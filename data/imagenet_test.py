@@ -71,6 +71,17 @@ def ds_path(folder):
     return str(folder / "val" / "n01440764" / "n01440764_0.JPEG")
 
 
+def test_mean_image_is_the_average_central_crop_and_is_subtracted_before_cropping(folder):
+    ds, count, _ = imagenet.load_source("folder", "train", str(folder))
+    mean = imagenet.mean_image(ds, log=lambda m: None, batch_size=2)
+    centrals = [imagenet.decode_central(c, n).numpy() for c, _, n in ds]
+    assert mean.shape == (256, 256, 3) and count == len(centrals) == 5
+    np.testing.assert_allclose(mean, np.mean(centrals, axis=0), rtol=1e-5, atol=1e-3)
+    contents, _, name = next(iter(ds))
+    out = imagenet.eval_image(contents, name, mean=mean).numpy()
+    np.testing.assert_allclose(out, (centrals[0] - mean)[16:240, 16:240], atol=1e-3)
+
+
 def test_training_pipeline_full_batches_seeded_and_augmented(folder):
     ds, count, _ = imagenet.load_source("folder", "train", str(folder))
     first = [x.numpy() for x, _ in imagenet.make_dataset(ds, 4, training=True, crop=227, seed=1).take(3)]

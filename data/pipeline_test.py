@@ -44,3 +44,29 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="dataset='cifar100' is invalid; valid datasets: digits, cifar10, "
                                          "cifar10_pickle"):
         pipeline.load_arrays("cifar100", "train")
+
+
+def test_flip_translate_augmentation_and_sharding():
+    images, labels, _ = pipeline.load_arrays("digits", "train")
+    plain = next(iter(pipeline.array_dataset(images, labels, 64, training=True, seed=5)))[0].numpy()
+    augmented = pipeline.array_dataset(images, labels, 64, training=True, seed=5, augmentation="flip_translate",
+                                       max_shift=4)
+    batch, batch_labels = (t.numpy() for t in next(iter(augmented)))
+    assert batch.shape == plain.shape and not np.array_equal(batch, plain)
+    # Each augmented image is its original flipped or not and shifted by at most 4 pixels: some placement of
+    # the original inside the zero-padded frame matches it exactly.
+    by_label = {}
+    for image, label in zip(images, labels):
+        by_label.setdefault(int(label), []).append(image.astype(np.float32))
+    for image, label in zip(batch[:8], batch_labels[:8]):
+        padded_matches = any(
+            np.array_equal(image, np.pad(cand, ((4, 4), (4, 4), (0, 0)))[4 + dy:36 + dy, 4 + dx:36 + dx])
+            for original in by_label[int(label)] for cand in (original, original[:, ::-1])
+            for dy in range(-4, 5) for dx in range(-4, 5))
+        assert padded_matches
+    with pytest.raises(ValueError, match="augmentation='crop' is invalid; valid choices: none, flip_translate"):
+        pipeline.array_dataset(images, labels, 64, training=True, augmentation="crop")
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0, num_replicas_in_sync=2)
+    test_images, test_labels, _ = pipeline.load_arrays("digits", "test")
+    shard = pipeline.array_dataset(test_images, test_labels, 64, training=False, input_context=context)
+    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in shard]), test_labels[0::2])
