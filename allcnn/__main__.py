@@ -3,18 +3,7 @@
 import sys
 
 import allcnn
-from common.summary import layer_table
-
-
-def main(argv):
-    names = argv[1:] or allcnn.VARIANTS
-    for name in names:
-        if name not in allcnn.VARIANTS:
-            sys.exit(f"unknown All-CNN variant {name!r}; valid variants: {', '.join(allcnn.VARIANTS)}")
-    for name in names:
-        model = allcnn.build(name)
-        print(layer_table(model, title=f"\nAll-CNN '{name}' ({allcnn.VARIANT_TABLE[name].source})"))
-
+from common import summary
 
 if __name__ == "__main__":
-    main(sys.argv)
+    summary.main(allcnn, "All-CNN", sys.argv)

@@ -1,6 +1,7 @@
 """The layer table that ``python -m alexnet`` and ``python -m allcnn`` print for each variant."""
 
 import math
+import sys
 
 
 def layer_rows(model):
@@ -29,3 +30,14 @@ def layer_table(model, title=None):
     lines += [rule, fmt(header), rule] + [fmt(row) for row in cells[1:]] + [rule]
     lines.append(f"total parameters: {model.count_params():,}")
     return "\n".join(lines)
+
+
+def main(family, label, argv):
+    """``python -m alexnet|allcnn [VARIANT ...]``: print the layer table of each named variant (default: all)."""
+    names = argv[1:] or family.VARIANTS
+    unknown = [name for name in names if name not in family.VARIANTS]
+    if unknown:
+        sys.exit(f"unknown {label} variant {unknown[0]!r}; valid variants: {', '.join(family.VARIANTS)}")
+    for name in names:
+        model = family.build(name)
+        print(layer_table(model, title=f"\n{label} '{name}' ({family.VARIANT_TABLE[name].source})"))
