@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 GCN_SCALE = 55.0  # "Goodfellow" scale, pylearn2 make_cifar10_gcn_whitened.py and neon
 MIN_DIVISOR = 1e-8
 ZERO_EIGENVALUE = 1e-10  # relative to the largest eigenvalue
+GCN_CHUNK = 4096  # images per float64 chunk in the NumPy GCN
 
 
 def global_contrast_normalize(images, scale=GCN_SCALE, min_divisor=MIN_DIVISOR):
@@ -45,12 +46,15 @@ def global_contrast_normalize(images, scale=GCN_SCALE, min_divisor=MIN_DIVISOR):
         divisor = tf.sqrt(tf.reduce_sum(tf.square(x), axis=axes, keepdims=True)) / scale
         return x / tf.where(divisor < min_divisor, tf.ones_like(divisor), divisor)
     images = np.asarray(images)
-    dtype = np.float64 if images.dtype == np.float64 else np.float32
-    x = images.reshape(len(images), -1).astype(np.float64)
-    x -= x.mean(axis=1, keepdims=True)
-    divisor = np.sqrt((x ** 2).sum(axis=1, keepdims=True)) / scale
-    divisor[divisor < min_divisor] = 1.0
-    return (x / divisor).reshape(images.shape).astype(dtype)
+    flat = images.reshape(len(images), -1)
+    out = np.empty(flat.shape, np.float64 if images.dtype == np.float64 else np.float32)
+    for start in range(0, len(flat), GCN_CHUNK):  # float64 arithmetic one chunk at a time: memory stays bounded
+        x = flat[start:start + GCN_CHUNK].astype(np.float64)
+        x -= x.mean(axis=1, keepdims=True)
+        divisor = np.sqrt((x ** 2).sum(axis=1, keepdims=True)) / scale
+        divisor[divisor < min_divisor] = 1.0
+        out[start:start + GCN_CHUNK] = x / divisor
+    return out.reshape(images.shape)
 
 
 class _Fingerprint:

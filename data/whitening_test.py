@@ -38,6 +38,13 @@ def test_gcn_equals_pylearn2_formula_numpy_and_tensor():
     np.testing.assert_allclose(np.delete(norms, 3), 55.0, rtol=1e-12)
 
 
+def test_gcn_numpy_chunks_give_the_same_result(monkeypatch):
+    images = _images(n=23, seed=2)
+    whole = global_contrast_normalize(images)
+    monkeypatch.setattr("data.whitening.GCN_CHUNK", 5)  # 23 images in chunks of 5, the last one partial
+    np.testing.assert_array_equal(global_contrast_normalize(images), whole)
+
+
 def test_gcn_inside_dataset_map():
     images = _images(seed=1)
     ds = tf.data.Dataset.from_tensor_slices(images).batch(5).map(global_contrast_normalize)
