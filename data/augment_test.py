@@ -1,6 +1,7 @@
 """Property tests of the image ops, eagerly and inside tf.data.Dataset.map, on synthetic and real photos."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from skimage import data as skimage_data
 
@@ -144,3 +145,26 @@ def test_ops_inside_dataset_map_on_real_photos():
     tens = list(ds.map(lambda image: augment.ten_crops(augment.central_crop(augment.resize_shorter_side(image),
                                                                             256), 224)))
     assert [t.shape for t in tens] == [(10, 224, 224, 3)] * 3
+
+
+SEED = tf.constant([11, 3])
+OPS = {
+    "resize_shorter_side": lambda x: augment.resize_shorter_side(x, 20),
+    "central_crop": lambda x: augment.central_crop(x, 5),
+    "random_crop": lambda x: augment.random_crop(x, 5, SEED),
+    "flip": augment.flip,
+    "random_flip": lambda x: augment.random_flip(x, SEED),
+    "random_translate": lambda x: augment.random_translate(x, 2, SEED),
+    "ten_crops": lambda x: augment.ten_crops(x, 5),
+    "subtract_mean": lambda x: augment.subtract_mean(x, [1.0, 2.0, 3.0]),
+    "pca_lighting": lambda x: augment.pca_lighting(x, [0.1, -0.2, 0.05]),
+    "random_pca_lighting": lambda x: augment.random_pca_lighting(x, SEED),
+}
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_every_op_gives_the_same_result_inside_dataset_map(name):
+    image = _numbered(9, 12)
+    eager = OPS[name](image).numpy()
+    mapped = next(iter(tf.data.Dataset.from_tensors(image).map(OPS[name]))).numpy()
+    np.testing.assert_allclose(mapped, eager, rtol=1e-6, atol=1e-4)
