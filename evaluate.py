@@ -49,6 +49,7 @@ def main(argv):
         model = keras.models.load_model(f.model_file)
     except Exception as err:  # a corrupt or foreign file: say which, not a deep traceback
         sys.exit(f"--model_file={f.model_file}: cannot load it as a Keras model ({type(err).__name__}: {err}).")
+
     def load(split):
         try:
             return pipeline.load_arrays(f.dataset, split, data_dir=f.data_dir, download=f.download)

@@ -73,8 +73,9 @@ class _Fingerprint:
         self.count += len(batch)
 
     def key(self, bias):
-        self.digest.update(f"{self.shape}{self.dtype}{self.count}".encode())
-        return f"{self.digest.hexdigest()}:bias={float(bias)!r}"
+        digest = self.digest.copy()  # the running digest stays as it is: key() may be asked again
+        digest.update(f"{self.shape}{self.dtype}{self.count}".encode())
+        return f"{digest.hexdigest()}:bias={float(bias)!r}"
 
 
 def data_key(images, bias, chunk_size=2048):
