@@ -1,6 +1,8 @@
 """ImageNet (ILSVRC-2012) sources and the AlexNet input pipeline.
 
-Sources, each giving (encoded image bytes, label, name) elements:
+Sources (``load_source`` returns a ``Source``), each giving (payload, label, name) elements, where the payload is
+the encoded image (TFDS) or its path (the folder: read after shuffling, in the parallel decode, so that shuffling
+moves file names rather than megabytes and reading overlaps decoding):
 
 * ``folder``: ``<data_dir>/train/<wnid>/*.JPEG`` and ``<data_dir>/val/<wnid>/*.JPEG`` (the layout most tools
   produce; the class index is the wnid's rank among the sorted ``train`` class folders).
@@ -19,6 +21,7 @@ instead scans the files first (the same checks, reading 8 bytes at each end) and
 reporting how many and which.
 """
 
+import collections
 import os
 import re
 
@@ -132,8 +135,14 @@ def check_manual_dir(data_dir):
         f"download the ILSVRC-2012 tars).{where}")
 
 
+Source = collections.namedtuple("Source", "dataset count class_names read")
+Source.__doc__ = """``dataset`` of (payload, label, name); ``count`` examples (None when TFDS does not say);
+``class_names``; ``read(payload) -> encoded bytes``, or None when the payload already is the encoded image."""
+SHUFFLE_RECORDS = 10_000  # shuffle buffer of encoded TFDS records (~110 kB each)
+
+
 def tfds_source(name, split, data_dir=None, download=False):
-    """(dataset of (encoded bytes, label, name), number of examples, class names) from TFDS ``name``."""
+    """The ``Source`` of TFDS ``name``: the payloads are the encoded images."""
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(name, data_dir=data_dir)
@@ -151,7 +160,7 @@ def tfds_source(name, split, data_dir=None, download=False):
     count = builder.info.splits[split].num_examples if builder.info.splits else None
     names = builder.info.features["label"].names
     ds = ds.map(lambda ex: (ex["image"], ex["label"], ex.get("file_name", tf.constant(""))))
-    return ds, count, names
+    return Source(ds, count, names, read=None)
 
 
 # ------------------------------------------------------------------------------------------------- decoding
@@ -185,7 +194,7 @@ def decode_central(contents, name, size=256):
 
     square = tf.cond(is_jpeg, jpeg, other)
     square.set_shape([None, None, 3])
-    return tf.image.resize(square, [size, size], method="bilinear", antialias=True)
+    return augment.resize(square, [size, size])
 
 
 def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True):
@@ -208,11 +217,15 @@ def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"])
     return augment.central_crop(image, crop)
 
 
-def mean_image(source_ds, log=print, batch_size=64):
+def _contents(source, payload):
+    return source.read(payload) if source.read else payload
+
+
+def mean_image(source, log=print, batch_size=64):
     """The paper's per-pixel mean: the average of the training images' central 256x256 (float64 sums), computed
-    in one streaming pass over ``load_source``'s dataset with a progress line every 10,000 images."""
-    images = source_ds.map(lambda contents, label, name: decode_central(contents, name),
-                           num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
+    in one streaming pass over a ``Source`` with a progress line every 10,000 images."""
+    images = source.dataset.map(lambda payload, label, name: decode_central(_contents(source, payload), name),
+                                num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     total, count = np.zeros((256, 256, 3)), 0
     for batch in images:
         total += batch.numpy().sum(axis=0, dtype=np.float64)
@@ -229,7 +242,7 @@ SOURCES = ("folder", "imagenet2012", "imagenette")
 
 
 def load_source(source, split, data_dir=None, download=False, skip_bad=False, log=print):
-    """(dataset of (encoded bytes, label, name), number of examples, class names) of a source."""
+    """The ``Source`` of ``source`` ("folder", "imagenet2012" or "imagenette")."""
     if source not in SOURCES:
         raise ValueError(f"ImageNet source={source!r} is invalid; valid sources: {', '.join(SOURCES)}.")
     if source != "folder":
@@ -242,27 +255,31 @@ def load_source(source, split, data_dir=None, download=False, skip_bad=False, lo
                 f"{os.path.join(data_dir, SPLIT_DIRS[split])}:")
             for path, reason in skipped:
                 log(f"  {path}: {reason}")
-    files = tf.data.Dataset.from_tensor_slices((paths, labels))
-    return files.map(lambda p, y: (tf.io.read_file(p), y, p)), len(paths), classes
+    files = tf.data.Dataset.from_tensor_slices((paths, labels)).map(lambda path, label: (path, label, path))
+    return Source(files, len(paths), classes, read=tf.io.read_file)
 
 
-def make_dataset(source_ds, batch_size, training, crop=224, crops="center", mean=MEAN_RGB["caffe"], pca=True,
-                 seed=None, input_context=None, shuffle_buffer=10_000):
-    """Batches of (images, labels) from ``load_source``'s dataset.
+def make_dataset(source, batch_size, training, crop=224, crops="center", mean=MEAN_RGB["caffe"], pca=True,
+                 seed=None, input_context=None, shuffle_buffer=None):
+    """Batches of (images, labels) from a ``Source``.
 
-    Training: shard (multi-worker), shuffle, repeat, decode + augment in parallel, batch dropping the remainder.
-    Evaluation: decode in order, batch keeping every example (the last batch is smaller), no repeat.
+    Training: shard (multi-worker), shuffle, repeat, read + decode + augment in parallel, batch dropping the
+    remainder. Evaluation: read and decode in order, batch keeping every example (the last batch is smaller).
+    ``shuffle_buffer`` defaults to the whole file list for the folder (names are cheap) and SHUFFLE_RECORDS for TFDS.
     """
-    ds = source_ds
+    ds = source.dataset
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        buffer = shuffle_buffer or (source.count if source.read and source.count else SHUFFLE_RECORDS)
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda example, s: (train_image(example[0], example[2], s, crop, mean, pca), example[1]),
+            lambda example, s: (train_image(_contents(source, example[0]), example[2], s, crop, mean, pca),
+                                example[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
     else:
-        ds = ds.map(lambda contents, label, name: (eval_image(contents, name, crop, crops, mean), label),
+        ds = ds.map(lambda payload, label, name: (eval_image(_contents(source, payload), name, crop, crops, mean),
+                                                  label),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -53,11 +53,11 @@ def test_fused_central_crop_matches_resize_then_crop_on_a_real_photo():
 
 
 def test_evaluation_pipeline_keeps_every_example_centre_and_ten_crops(folder):
-    ds, count, _ = imagenet.load_source("folder", "validation", str(folder))
-    batches = list(imagenet.make_dataset(ds, 2, training=False))
-    assert count == 3 and [tuple(x.shape) for x, _ in batches] == [(2, 224, 224, 3), (1, 224, 224, 3)]
+    source = imagenet.load_source("folder", "validation", str(folder))
+    batches = list(imagenet.make_dataset(source, 2, training=False))
+    assert source.count == 3 and [tuple(x.shape) for x, _ in batches] == [(2, 224, 224, 3), (1, 224, 224, 3)]
     assert np.concatenate([y.numpy() for _, y in batches]).tolist() == [0, 1, 1]
-    ten = list(imagenet.make_dataset(ds, 2, training=False, crops="ten"))
+    ten = list(imagenet.make_dataset(source, 2, training=False, crops="ten"))
     assert [tuple(x.shape) for x, _ in ten] == [(2, 10, 224, 224, 3), (1, 10, 224, 224, 3)]
     # The fifth crop is the centre crop, the sixth the mirror of the first.
     np.testing.assert_allclose(ten[0][0][:, 4].numpy(), batches[0][0].numpy(), atol=1e-4)
@@ -72,35 +72,35 @@ def ds_path(folder):
 
 
 def test_mean_image_is_the_average_central_crop_and_is_subtracted_before_cropping(folder):
-    ds, count, _ = imagenet.load_source("folder", "train", str(folder))
-    mean = imagenet.mean_image(ds, log=lambda m: None, batch_size=2)
-    centrals = [imagenet.decode_central(c, n).numpy() for c, _, n in ds]
-    assert mean.shape == (256, 256, 3) and count == len(centrals) == 5
+    source = imagenet.load_source("folder", "train", str(folder))
+    mean = imagenet.mean_image(source, log=lambda m: None, batch_size=2)
+    centrals = [imagenet.decode_central(tf.io.read_file(path), path).numpy() for path, _, _ in source.dataset]
+    assert mean.shape == (256, 256, 3) and source.count == len(centrals) == 5
     np.testing.assert_allclose(mean, np.mean(centrals, axis=0), rtol=1e-5, atol=1e-3)
-    contents, _, name = next(iter(ds))
-    out = imagenet.eval_image(contents, name, mean=mean).numpy()
+    path, _, name = next(iter(source.dataset))
+    out = imagenet.eval_image(tf.io.read_file(path), name, mean=mean).numpy()
     np.testing.assert_allclose(out, (centrals[0] - mean)[16:240, 16:240], atol=1e-3)
 
 
 def test_training_pipeline_full_batches_seeded_and_augmented(folder):
-    ds, count, _ = imagenet.load_source("folder", "train", str(folder))
-    first = [x.numpy() for x, _ in imagenet.make_dataset(ds, 4, training=True, crop=227, seed=1).take(3)]
-    again = [x.numpy() for x, _ in imagenet.make_dataset(ds, 4, training=True, crop=227, seed=1).take(3)]
-    other = [x.numpy() for x, _ in imagenet.make_dataset(ds, 4, training=True, crop=227, seed=2).take(3)]
-    assert count == 5 and all(x.shape == (4, 227, 227, 3) for x in first)  # repeats past 5 examples
+    source = imagenet.load_source("folder", "train", str(folder))
+    first = [x.numpy() for x, _ in imagenet.make_dataset(source, 4, training=True, crop=227, seed=1).take(3)]
+    again = [x.numpy() for x, _ in imagenet.make_dataset(source, 4, training=True, crop=227, seed=1).take(3)]
+    other = [x.numpy() for x, _ in imagenet.make_dataset(source, 4, training=True, crop=227, seed=2).take(3)]
+    assert source.count == 5 and all(x.shape == (4, 227, 227, 3) for x in first)  # repeats past 5 examples
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.allclose(a, b) for a, b in zip(first, other))
 
 
 def test_sharding_for_multi_worker(folder):
-    ds, _, _ = imagenet.load_source("folder", "train", str(folder))
+    source = imagenet.load_source("folder", "train", str(folder))
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
-    shard = imagenet.make_dataset(ds, 1, training=False, input_context=context)
+    shard = imagenet.make_dataset(source, 1, training=False, input_context=context)
     assert sum(1 for _ in shard) == 2  # examples 1 and 3 of 5
 
 
-def _iterate(ds):
-    for _ in imagenet.make_dataset(ds, 2, training=False):
+def _iterate(source):
+    for _ in imagenet.make_dataset(source, 2, training=False):
         pass
 
 
@@ -111,13 +111,13 @@ def _iterate(ds):
 def test_bad_image_names_the_file_or_is_skipped_and_reported(folder, damage, reason):
     bad = folder / "val" / "n01443537" / "n01443537_0.JPEG"
     damage(bad)
-    ds, _, _ = imagenet.load_source("folder", "validation", str(folder))
+    source = imagenet.load_source("folder", "validation", str(folder))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"n01443537_0\.JPEG.*is not an intact JPEG or PNG "
                                                              r"image.*--skip_bad_images"):
-        _iterate(ds)
+        _iterate(source)
     messages = []
-    ds, count, _ = imagenet.load_source("folder", "validation", str(folder), skip_bad=True, log=messages.append)
-    assert count == 2 and sum(1 for _ in imagenet.make_dataset(ds, 2, training=False).unbatch()) == 2
+    source = imagenet.load_source("folder", "validation", str(folder), skip_bad=True, log=messages.append)
+    assert source.count == 2 and sum(1 for _ in imagenet.make_dataset(source, 2, training=False).unbatch()) == 2
     assert messages[0].startswith("skipped 1 unreadable image(s) of 3 in ")
     assert messages[1] == f"  {bad}: {reason}" + (" (no end-of-image marker)" if "truncated" in reason else "")
 
@@ -144,11 +144,11 @@ def test_folder_errors_name_the_path_and_the_fix(folder, tmp_path):
 def test_tfds_imagenet2012_and_imagenette_run_the_pipeline_on_mock_data(tmp_path):
     for name, classes in (("imagenet2012", 1000), ("imagenette", 10)):
         with tfds.testing.mock_data(num_examples=3):
-            ds, _, names = imagenet.load_source(name, "validation", str(tmp_path))
-            images, labels = next(iter(imagenet.make_dataset(ds, 3, training=False)))
-            train_images, _ = next(iter(imagenet.make_dataset(ds, 2, training=True, seed=0)))
+            source = imagenet.load_source(name, "validation", str(tmp_path))
+            images, labels = next(iter(imagenet.make_dataset(source, 3, training=False)))
+            train_images, _ = next(iter(imagenet.make_dataset(source, 2, training=True, seed=0)))
         assert images.shape == (3, 224, 224, 3) and train_images.shape == (2, 224, 224, 3)
-        assert len(names) == classes and labels.numpy().max() < classes
+        assert len(source.class_names) == classes and source.read is None and labels.numpy().max() < classes
 
 
 def test_tfds_manual_dir_missing_or_mislaid(tmp_path):
