@@ -23,13 +23,16 @@ def top_k_hits(scores, labels, k):
     return int((top == np.asarray(labels)[:, None]).any(axis=-1).sum())
 
 
-def evaluate(predict, dataset, expected_count=None):
+def evaluate(predict, dataset, expected_count=None, with_loss=False):
     """Run ``predict(images) -> scores`` over ``dataset`` (batches of (images, labels)) and count top-1/top-5.
 
     ``scores`` are probabilities or logits of shape (batch, classes), or probabilities of shape
     (batch, crops, classes), averaged over the crops (the paper's 10-crop test) before ranking.
+    ``with_loss`` (scores must be probabilities) adds the mean cross-entropy, -log p[label] with p clipped to
+    [1e-7, 1] as Keras' loss clips it.
     """
     count = top1 = top5 = 0
+    loss = 0.0
     for images, labels in dataset:
         scores = np.asarray(predict(images))
         if scores.ndim == 3:
@@ -39,15 +42,21 @@ def evaluate(predict, dataset, expected_count=None):
             raise ValueError(f"labels {labels.min()}..{labels.max()} are outside the model's {scores.shape[-1]} "
                              "classes: the dataset and the model do not match.")
         count += len(labels)
+        if with_loss:
+            picked = scores[np.arange(len(labels)), labels.astype(np.int64)]
+            loss -= float(np.log(np.clip(picked.astype(np.float64), 1e-7, 1.0)).sum())
         top1 += top_k_hits(scores, labels, 1)
         top5 += top_k_hits(scores, labels, 5)
     if expected_count is not None and count != expected_count:
         raise RuntimeError(f"evaluated {count} examples but the split has {expected_count}")
     if count == 0:
         raise ValueError("the evaluation split is empty")
-    return {"examples": count, "top1_correct": top1, "top5_correct": top5,
-            "top1_accuracy": top1 / count, "top5_accuracy": top5 / count,
-            "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count}
+    report = {"examples": count, "top1_correct": top1, "top5_correct": top5,
+              "top1_accuracy": top1 / count, "top5_accuracy": top5 / count,
+              "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count}
+    if with_loss:
+        report["loss"] = loss / count
+    return report
 
 
 def format_table(report, title):

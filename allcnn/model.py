@@ -66,6 +66,12 @@ VARIANTS = tuple(VARIANT_TABLE)
 INPUT_SHAPE = (32, 32, 3)
 
 
+def input_shape(variant="all_cnn_c"):
+    """(height, width, channels) that ``build(variant)`` expects: 32x32x3 for every variant."""
+    S.check_choice("variant", variant, VARIANTS)
+    return INPUT_SHAPE
+
+
 def output_classes(variant, num_classes):
     """The width of the classifier: ``num_classes``, or the next power of two for neon's ``pad_classes``."""
     S.check_choice("variant", variant, VARIANTS)

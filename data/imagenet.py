@@ -188,13 +188,30 @@ def decode_central(contents, name, size=256):
         return tf.image.decode_and_crop_jpeg(contents, window, channels=3)
 
     def other():  # PNG (one ImageNet "JPEG" is really a PNG)
-        image = tf.io.decode_png(contents, channels=3)
-        side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
-        return augment.central_crop(image, side)
+        return _square(tf.io.decode_png(contents, channels=3))
 
     square = tf.cond(is_jpeg, jpeg, other)
     square.set_shape([None, None, 3])
     return augment.resize(square, [size, size])
+
+
+def central_square(image, size=256):
+    """``decode_central`` for an already decoded image (H, W, 3): the central square, resized to ``size``."""
+    return augment.resize(_square(image), [size, size])
+
+
+def _square(image):
+    side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+    return augment.central_crop(image, side)
+
+
+def eval_crops(square, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
+    """The central 256 (from ``decode_central``/``central_square``) minus the mean, then its central ``crop``
+    (crops="center") or the paper's ten crops as a (10, crop, crop, 3) stack (crops="ten")."""
+    image = augment.subtract_mean(square, mean)
+    if crops == "ten":
+        return augment.ten_crops(image, crop)
+    return augment.central_crop(image, crop)
 
 
 def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True):
@@ -209,12 +226,8 @@ def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True
 
 
 def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
-    """An evaluation example: the central 256 minus the mean, then its central ``crop`` (crops="center") or the
-    paper's ten crops as a (10, crop, crop, 3) stack (crops="ten")."""
-    image = augment.subtract_mean(decode_central(contents, name), mean)
-    if crops == "ten":
-        return augment.ten_crops(image, crop)
-    return augment.central_crop(image, crop)
+    """An evaluation example from encoded bytes: ``eval_crops`` of the decoded central 256."""
+    return eval_crops(decode_central(contents, name), crop, crops, mean)
 
 
 def _contents(source, payload):
@@ -260,21 +273,29 @@ def load_source(source, split, data_dir=None, download=False, skip_bad=False, lo
 
 
 def make_dataset(source, batch_size, training, crop=224, crops="center", mean=MEAN_RGB["caffe"], pca=True,
-                 seed=None, input_context=None, shuffle_buffer=None):
+                 seed=None, input_context=None, shuffle_buffer=None, epoch=None, skip_batches=0):
     """Batches of (images, labels) from a ``Source``.
 
-    Training: shard (multi-worker), shuffle, repeat, read + decode + augment in parallel, batch dropping the
-    remainder. Evaluation: read and decode in order, batch keeping every example (the last batch is smaller).
-    ``shuffle_buffer`` defaults to the whole file list for the folder (names are cheap) and SHUFFLE_RECORDS for TFDS.
+    Training: shard (multi-worker), shuffle, read + decode + augment in parallel, batch dropping the remainder;
+    repeated forever with ``epoch=None``, else that one epoch in the order fixed by (seed, epoch), starting after
+    ``skip_batches`` batches (skipped before any file is read). Evaluation: read and decode in order, batch keeping
+    every example (the last batch is smaller). ``shuffle_buffer`` defaults to the whole file list for the folder
+    (names are cheap) and SHUFFLE_RECORDS for TFDS.
     """
+    from data.pipeline import epoch_seed
+
     ds = source.dataset
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
         buffer = shuffle_buffer or (source.count if source.read and source.count else SHUFFLE_RECORDS)
-        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
+        if epoch is None:
+            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+            seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        else:
+            ds = ds.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+            seeds = tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).skip(skip_batches * batch_size).map(
             lambda example, s: (train_image(_contents(source, example[0]), example[2], s, crop, mean, pca),
                                 example[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)

@@ -71,31 +71,63 @@ def flip_translate(image, seed, max_shift=MAX_SHIFT):
     return augment.random_translate(augment.random_flip(image, seeds[0]), max_shift, seeds[1])
 
 
-def array_dataset(images, labels, batch_size, training, preprocess=None, seed=None, augmentation="none",
-                  max_shift=MAX_SHIFT, input_context=None):
-    """A tf.data pipeline of (preprocessed image batch, label batch) over in-memory arrays.
+def epoch_seed(seed, epoch):
+    """The shuffle/augmentation seed of one epoch: every epoch's order is fixed by (seed, epoch), so a resumed run
+    rebuilds exactly the batches an uninterrupted one would have seen."""
+    return None if seed is None else (int(seed) * 1_000_003 + int(epoch)) % (2 ** 63 - 1)
 
-    ``input_context`` (tf.distribute) shards the examples between the workers' input pipelines.
+
+def cached_examples(images, labels, preprocess=None, input_context=None):
+    """The (preprocessed) examples of in-memory arrays, cached in memory after the first pass.
+
+    ``input_context`` (tf.distribute) shards the examples between the workers' input pipelines. The cache is shared
+    by every dataset built on the returned one, so each epoch's pipeline (``batches``) reuses it.
     """
-    if augmentation not in AUGMENTATIONS:
-        raise ValueError(f"augmentation={augmentation!r} is invalid; valid choices: {', '.join(AUGMENTATIONS)}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is invalid; valid values are integers >= 1.")
-    if training and batch_size > len(images):
-        raise ValueError(f"batch_size={batch_size} is larger than the {len(images)} training images; training drops "
-                         "the last partial batch, so no batch would remain. Use a smaller --batch_size.")
     ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int64)))
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if preprocess is not None:
         ds = ds.batch(PREPROCESS_BATCH).map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE,
                                             deterministic=True).unbatch()
-    ds = ds.cache()
+    return ds.cache()
+
+
+def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_batches=0, augmentation="none",
+            max_shift=MAX_SHIFT):
+    """Batches of ``examples`` (``count`` of them, e.g. from ``cached_examples``).
+
+    Training with ``epoch=None``: shuffled afresh every pass, repeated forever. Training with ``epoch``: that one
+    epoch only, in the order fixed by ``epoch_seed(seed, epoch)``, starting after ``skip_batches`` batches (a resumed
+    run), the last partial batch dropped. Evaluation: in order, every example, the last batch smaller.
+    """
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"augmentation={augmentation!r} is invalid; valid choices: {', '.join(AUGMENTATIONS)}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is invalid; valid values are integers >= 1.")
+    if training and batch_size > count:
+        raise ValueError(f"batch_size={batch_size} is larger than the {count} training images; training drops "
+                         "the last partial batch, so no batch would remain. Use a smaller --batch_size.")
+    ds = examples
     if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
-        if augmentation == "flip_translate":
+        if epoch is None:
+            ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
             seeds = tf.data.Dataset.random(seed=seed).batch(2)
-            ds = tf.data.Dataset.zip(ds, seeds).map(lambda example, s: (flip_translate(example[0], s, max_shift),
-                                                                        example[1]),
-                                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            ds = ds.shuffle(count, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+            seeds = tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
+        if augmentation == "flip_translate":
+            ds = tf.data.Dataset.zip(ds, seeds)
+            ds = ds.skip(skip_batches * batch_size).map(
+                lambda example, s: (flip_translate(example[0], s, max_shift), example[1]),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            ds = ds.skip(skip_batches * batch_size)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def array_dataset(images, labels, batch_size, training, preprocess=None, seed=None, augmentation="none",
+                  max_shift=MAX_SHIFT, input_context=None, epoch=None, skip_batches=0):
+    """A tf.data pipeline of (preprocessed image batch, label batch) over in-memory arrays: ``cached_examples``
+    then ``batches`` (see both)."""
+    examples = cached_examples(images, labels, preprocess, input_context)
+    return batches(examples, len(images), batch_size, training, seed, epoch, skip_batches, augmentation, max_shift)

@@ -57,6 +57,14 @@ def global_contrast_normalize(images, scale=GCN_SCALE, min_divisor=MIN_DIVISOR):
     return out.reshape(images.shape)
 
 
+def whiten(images, matrix, offset):
+    """ZCA of a batch of image tensors given ``ZCA.tensors()`` (as tensors or variables, e.g. inside an export):
+    one matrix product per batch, the shape kept, float32 out."""
+    shape = tf.shape(images)
+    flat = tf.reshape(tf.cast(images, tf.float32), [shape[0], -1])
+    return tf.reshape(tf.matmul(flat, matrix) - offset, shape)
+
+
 class _Fingerprint:
     """SHA-256 of a stream of image batches: their bytes, then the image shape, dtype and count. The same images
     give the same key however they are split into batches."""
@@ -153,14 +161,15 @@ class ZCA:
     def apply(self, images):
         """Whiten a batch of images (NumPy array or tensor): one matrix product, the shape kept, float32 out."""
         if isinstance(images, (tf.Tensor, tf.Variable)):
-            shape = tf.shape(images)
-            flat = tf.reshape(tf.cast(images, tf.float32), [shape[0], -1])
-            matrix = tf.constant(self.matrix, tf.float32)
-            offset = tf.constant(self.mean @ self.matrix, tf.float32)  # (x - m) W = x W - m W
-            return tf.reshape(tf.matmul(flat, matrix) - offset, shape)
+            matrix, offset = self.tensors()
+            return whiten(images, tf.constant(matrix), tf.constant(offset))
         images = np.asarray(images)
         flat = images.reshape(len(images), -1).astype(np.float64)
         return ((flat - self.mean) @ self.matrix).reshape(images.shape).astype(np.float32)
+
+    def tensors(self):
+        """(matrix, offset) in float32 for ``whiten``: offset = mean @ matrix, as (x - m) W = x W - m W."""
+        return self.matrix.astype(np.float32), (self.mean @ self.matrix).astype(np.float32)
 
     def save(self, path):
         """Write the statistics to ``path`` (.npz) atomically: a crash never leaves a half-written file."""

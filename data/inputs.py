@@ -1,0 +1,206 @@
+"""The inputs of a run, whatever the dataset: the training epochs, the evaluation split, and the preprocessing that
+the export bakes into a SavedModel.
+
+Two kinds, one interface (``train_dataset``, ``eval_dataset``, ``serving_state``, ``serve_images``, ``serve_bytes``):
+- ``ArrayInputs``: datasets held in memory (the digits, CIFAR-10), with All-CNN's GCN + ZCA (``--preprocess``).
+- ``ImageNetInputs``: ImageNet-style sources (a folder of JPEGs, TFDS imagenet2012, TFDS imagenette), with the
+  paper's crops, flips, PCA lighting and mean subtraction.
+The evaluation split and the export use the same preprocessing functions, so a SavedModel and evaluate.py agree.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from data import augment, imagenet, pipeline
+from data.whitening import whiten
+
+IMAGENET_DATASETS = {"imagenet_folder": "folder", "imagenet2012": "imagenet2012", "imagenette": "imagenette"}
+DATASETS = pipeline.DATASETS + tuple(IMAGENET_DATASETS)
+MEANS = tuple(imagenet.MEAN_RGB) + ("image",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """What the data flags of train.py and evaluate.py say (names as the flags)."""
+    dataset: str = "digits"
+    data_dir: str = None
+    download: bool = False
+    skip_bad_images: bool = False
+    preprocess: str = "gcn_zca"  # arrays: gcn_zca | none
+    zca_bias: float = 0.1
+    zca_cache: str = None
+    augmentation: str = "none"  # arrays: none | flip_translate
+    max_shift: int = pipeline.MAX_SHIFT
+    mean: str = "caffe"  # ImageNet: caffe | neon | image
+    pca_lighting: bool = True  # ImageNet training
+    crops: str = "center"  # evaluation: center | ten (ImageNet)
+    seed: int = 0
+
+
+def check(config):
+    """ValueError naming the flag for a choice that no dataset supports."""
+    choices = {"dataset": DATASETS, "preprocess": ("gcn_zca", "none"), "augmentation": pipeline.AUGMENTATIONS,
+               "mean": MEANS, "crops": ("center", "ten")}
+    for name, valid in choices.items():
+        value = getattr(config, name)
+        if value not in valid:
+            raise ValueError(f"--{name}={value!r} is invalid; valid values: {', '.join(valid)}.")
+    if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
+        raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
+                         "and is evaluated whole: use --crops=center.")
+
+
+def load(config, image_size, cache_dir=None, log=print):
+    """The inputs for ``config`` and a model taking ``image_size`` x ``image_size`` images.
+
+    FileNotFoundError/ValueError name the missing or bad data and the flag that fixes it.
+    """
+    check(config)
+    if config.dataset in IMAGENET_DATASETS:
+        return ImageNetInputs(config, image_size, cache_dir, log)
+    return ArrayInputs(config, image_size, log)
+
+
+class ArrayInputs:
+    """The digits or CIFAR-10, in memory: (GCN + ZCA fitted on the training split, cached) then batches."""
+    eval_split = "test"
+
+    def __init__(self, config, image_size, log=print):
+        self.config = config
+        train_images, train_labels, self.class_names = pipeline.load_arrays(
+            config.dataset, "train", config.data_dir, config.download)
+        eval_images, eval_labels, _ = pipeline.load_arrays(config.dataset, "test", config.data_dir, config.download)
+        if train_images.shape[1:3] != (image_size, image_size):
+            raise ValueError(f"--dataset={config.dataset} has {train_images.shape[1]}x{train_images.shape[2]} "
+                             f"images but the model takes {image_size}x{image_size}: choose a model of that input "
+                             "size (--model=allcnn for 32x32).")
+        self.image_shape = train_images.shape[1:]
+        self.zca = None
+        self.preprocess = None
+        if config.preprocess == "gcn_zca":
+            cache = config.zca_cache or pipeline.default_zca_cache(config.dataset, config.zca_bias)
+            self.zca, self.preprocess = pipeline.gcn_zca(train_images, bias=config.zca_bias, cache_path=cache)
+            log(f"GCN + ZCA (bias {config.zca_bias:g}) fitted on the {len(train_images):,} training images; "
+                f"statistics: {cache}")
+        self._train = (train_images, train_labels)
+        self._eval = (eval_images, eval_labels)
+        self._examples = {}
+        self.num_train, self.num_eval = len(train_labels), len(eval_labels)
+
+    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
+        key = None if input_context is None else (input_context.num_input_pipelines,
+                                                  input_context.input_pipeline_id)
+        if key not in self._examples:  # one cache per shard, reused by every epoch
+            self._examples[key] = pipeline.cached_examples(*self._train, self.preprocess, input_context)
+        count = self.num_train // (input_context.num_input_pipelines if input_context else 1)
+        return pipeline.batches(self._examples[key], count, batch_size, True, self.config.seed, epoch,
+                                skip_batches, self.config.augmentation, self.config.max_shift)
+
+    def eval_dataset(self, batch_size):
+        return pipeline.array_dataset(*self._eval, batch_size, training=False, preprocess=self.preprocess)
+
+    def display(self, images):
+        """Training images scaled to 0..1 per image, for TensorBoard (whitened images have no fixed range)."""
+        low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
+        high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+        return (images - low) / tf.maximum(high - low, 1e-6)
+
+    # -------------------------------------------------------------------------------------------- serving
+    def serving_state(self):
+        """Arrays the export keeps as variables: the ZCA matrix and offset (none without ZCA)."""
+        if self.zca is None:
+            return {}
+        matrix, offset = self.zca.tensors()
+        return {"zca_matrix": matrix, "zca_offset": offset}
+
+    def serve_images(self, images, state):
+        """Model inputs from a uint8 batch (N, H, W, 3) of any size: resized to the training size (plain bilinear)
+        when it differs, then the training split's GCN + ZCA."""
+        images = tf.cast(images, tf.float32)
+        height, width = self.image_shape[0], self.image_shape[1]
+        images = tf.cond(tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width])),
+                         lambda: images, lambda: augment.resize(images, [height, width]))
+        images = tf.ensure_shape(images, [None, height, width, 3])
+        if self.zca is None:
+            return images
+        from data.whitening import global_contrast_normalize
+        return whiten(global_contrast_normalize(images), state["zca_matrix"], state["zca_offset"])
+
+    def serve_bytes(self, contents, state):
+        """Model inputs from a batch of encoded images (PNG, JPEG, GIF, BMP), each resized to the training size."""
+        height, width = self.image_shape[0], self.image_shape[1]
+
+        def decode(data):
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            return augment.resize(image, [height, width])
+
+        images = tf.map_fn(decode, contents, fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32))
+        return self.serve_images(images, state)
+
+
+class ImageNetInputs:
+    """ImageNet-style sources: the paper's training crops and the central (or ten) crops for evaluation."""
+    eval_split = "validation"
+
+    def __init__(self, config, image_size, cache_dir=None, log=print):
+        self.config, self.crop = config, image_size
+        source = IMAGENET_DATASETS[config.dataset]
+        self.train_source = imagenet.load_source(source, "train", config.data_dir, config.download,
+                                                 config.skip_bad_images, log)
+        self.eval_source = imagenet.load_source(source, "validation", config.data_dir, config.download,
+                                                config.skip_bad_images, log)
+        self.class_names = self.train_source.class_names
+        self.num_train, self.num_eval = self.train_source.count, self.eval_source.count
+        if not self.num_train or not self.num_eval:
+            raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: the training or validation "
+                             "split is empty or of unknown size.")
+        self.image_shape = (image_size, image_size, 3)
+        self.mean = self._mean(cache_dir, log) if config.mean == "image" else np.float32(
+            imagenet.MEAN_RGB[config.mean])
+
+    def _mean(self, cache_dir, log):
+        """The paper's per-pixel mean image, computed once per workdir (one pass over the training split)."""
+        path = os.path.join(cache_dir, "mean_image.npy") if cache_dir else None
+        if path and os.path.exists(path):
+            return np.load(path)
+        log(f"computing the mean image of the {self.num_train:,} training images (one pass; --mean=caffe skips it)")
+        mean = imagenet.mean_image(self.train_source, log=log)
+        if path:
+            from common.files import atomic_write
+            with atomic_write(path, "wb") as f:
+                np.save(f, mean)
+        return mean
+
+    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
+        return imagenet.make_dataset(self.train_source, batch_size, True, self.crop, mean=self.mean,
+                                     pca=self.config.pca_lighting, seed=self.config.seed,
+                                     input_context=input_context, epoch=epoch, skip_batches=skip_batches)
+
+    def eval_dataset(self, batch_size):
+        return imagenet.make_dataset(self.eval_source, batch_size, False, self.crop, self.config.crops, self.mean)
+
+    def display(self, images):
+        """Mean-subtracted training crops shifted back to 0..1 (approximately: the mean colour is added back)."""
+        mean = tf.reduce_mean(tf.reshape(tf.constant(self.mean, tf.float32), [-1, 3]), axis=0)
+        return tf.clip_by_value((images + mean) / 255.0, 0.0, 1.0)
+
+    def serving_state(self):
+        return {"mean": np.asarray(self.mean, np.float32)}
+
+    def serve_images(self, images, state):
+        """Model inputs from a uint8 batch (N, H, W, 3): central square to 256, minus the mean, central crop."""
+        def one(image):
+            return imagenet.eval_crops(imagenet.central_square(image), self.crop, "center", state["mean"])
+
+        return tf.map_fn(one, images, fn_output_signature=tf.TensorSpec(self.image_shape, tf.float32))
+
+    def serve_bytes(self, contents, state):
+        """Model inputs from a batch of encoded JPEG/PNG images, exactly as the evaluation split is read."""
+        def one(data):
+            return imagenet.eval_crops(imagenet.decode_central(data, tf.constant("<request>")), self.crop, "center",
+                                       state["mean"])
+
+        return tf.map_fn(one, contents, fn_output_signature=tf.TensorSpec(self.image_shape, tf.float32))

@@ -1,0 +1,72 @@
+"""tf.distribute strategies by name (``--strategy``), and which worker is the chief.
+
+- ``one_device``: the first GPU, else the CPU.
+- ``mirrored``: every local GPU (else every logical CPU device: two logical CPUs in the tests) in one process.
+- ``multi_worker``: MultiWorkerMirroredStrategy over the workers listed in ``TF_CONFIG``.
+- ``auto``: ``multi_worker`` when ``TF_CONFIG`` names more than one worker, ``mirrored`` with several GPUs,
+  otherwise ``one_device``.
+The training loop is the same under each (a custom loop with ``strategy.run``: Keras 3's ``model.fit`` fails under
+MultiWorkerMirroredStrategy, keras-team/keras#20585, see ../shared/reference/performance.md).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+
+
+def tf_config():
+    """The parsed ``TF_CONFIG`` (an empty dict when unset); ValueError naming the variable when it is not JSON."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err}); it must look like "
+                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.')
+    return config
+
+
+def split_cpu(count):
+    """Make ``count`` logical CPU devices (before any TensorFlow op runs), so that MirroredStrategy can be tried on
+    one machine without GPUs."""
+    if count > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+
+
+def make(name):
+    """The strategy called ``name`` (one of ``STRATEGIES``)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"--strategy={name!r} is invalid; valid strategies: {', '.join(STRATEGIES)}.")
+    workers = tf_config().get("cluster", {}).get("worker", [])
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "multi_worker" if len(workers) > 1 else "mirrored" if len(gpus) > 1 else "one_device"
+    if name == "multi_worker":
+        if not workers:
+            raise ValueError("--strategy=multi_worker needs TF_CONFIG listing the workers, e.g. "
+                             'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                             '"task": {"type": "worker", "index": 0}}\'.')
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+
+
+def is_chief(strategy):
+    """Whether this process writes checkpoints, summaries and exports (worker 0 of a multi-worker job)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+
+
+def worker_index(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return getattr(resolver, "task_id", 0) or 0

@@ -1,0 +1,273 @@
+"""The training loop: one compiled step under any tf.distribute strategy, checkpoints that resume exactly,
+TensorBoard summaries, a progress bar, validation every epoch and the export at the end.
+
+The model code knows nothing of this module; the data comes from ``data.inputs``; train.py only turns flags into a
+``Config`` and calls ``train``.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+import evaluation
+from training import distribute, progress
+from training.optim import GROUPS, ParamGroupSGD
+from training.schedules import Plateau, Schedule
+
+CHECKPOINTS, BEST = "checkpoints", "best"
+RUN_FILE = "run.json"
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (non-finite loss, a workdir that does not match): the message says why and what
+    to do; the checkpoints written so far are kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    workdir: str
+    epochs: float = 1.0
+    train_steps: int = 0  # > 0: stop after this many steps (overrides epochs)
+    batch_size: int = 128  # global, over all replicas
+    momentum: float = 0.9
+    weight_schedule: Schedule = None
+    bias_schedule: Schedule = None
+    weight_decay: float = 5e-4
+    bias_weight_decay: float = 0.0
+    plateau: Plateau = None
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+    checkpoint_every_steps: int = 1000
+    keep_checkpoints: int = 3
+    log_every_steps: int = 50
+    eval_every_epochs: int = 1
+    eval_batch_size: int = 100
+    histogram_every_epochs: int = 1
+    profile_steps: tuple = ()
+    seed: int = 0
+    export_dir: str = None
+
+
+def steps_per_epoch(num_examples, global_batch, num_pipelines):
+    """Batches each input pipeline yields per epoch: its shard of ``num_examples // num_pipelines`` examples in
+    batches of ``global_batch // num_pipelines``, the last partial batch dropped (equal on every worker)."""
+    return (num_examples // num_pipelines) // (global_batch // num_pipelines)
+
+
+class Trainer:
+    """``Trainer(config, strategy, build_model, inputs, run_info).train()``.
+
+    ``build_model()`` returns a fresh Keras model (called inside the strategy scope); ``inputs`` is a
+    ``data.inputs`` object; ``run_info`` (model, variant, dataset ...) is written to the workdir and checked on resume.
+    """
+
+    def __init__(self, config, strategy, build_model, inputs, run_info, extra_files=None, log=print):
+        self.config, self.strategy, self.inputs, self.log = config, strategy, inputs, log
+        self.extra_files = dict(extra_files or {})
+        self.chief = distribute.is_chief(strategy)
+        self.replicas = strategy.num_replicas_in_sync
+        self.pipelines = getattr(strategy.extended, "_num_workers", 1) if isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy) else 1
+        self.steps_per_epoch = steps_per_epoch(inputs.num_train, config.batch_size, self.pipelines)
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"--batch_size={config.batch_size} leaves no full batch in the {inputs.num_train:,} "
+                             "training examples: use a smaller --batch_size.")
+        self.total_steps = config.train_steps or max(1, round(config.epochs * self.steps_per_epoch))
+        self.run_info = dict(run_info, steps_per_epoch=self.steps_per_epoch, batch_size=config.batch_size)
+        with strategy.scope():
+            self.model = build_model()
+            inner = ParamGroupSGD(config.momentum, {"weights": config.weight_decay,
+                                                    "biases": config.bias_weight_decay})
+            self.optimizer = (keras.optimizers.LossScaleOptimizer(inner) if config.mixed_precision == "mixed_float16"
+                              else inner)
+            self.sgd = inner
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.plateau_state = {k: tf.Variable(v, dtype=tf.float64, trainable=False, name=f"plateau_{k}")
+                                  for k, v in (config.plateau or Plateau()).state().items()}
+            self.best_error = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_top1_error")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
+                                              best_top1_error=self.best_error, **{
+                                                  f"plateau_{k}": v for k, v in self.plateau_state.items()})
+        self.plateau = config.plateau
+        self._train_step = self._make_train_step()
+        self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+
+    # ------------------------------------------------------------------------------------------------ step
+    def _make_train_step(self):
+        model, optimizer, global_batch = self.model, self.optimizer, self.config.batch_size
+        scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+        @tf.function(jit_compile=self.config.jit_compile)
+        def gradients(images, labels):
+            with tf.GradientTape() as tape:
+                probabilities = model(images, training=True)
+                per_example = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+                loss = tf.reduce_sum(per_example) / global_batch  # summed over replicas by the all-reduce
+                objective = optimizer.scale_loss(loss) if scaled else loss
+            return loss, probabilities, tape.gradient(objective, model.trainable_variables)
+
+        def replica_step(images, labels):
+            loss, probabilities, grads = gradients(images, labels)
+            optimizer.apply(grads, model.trainable_variables)
+            labels = tf.cast(labels, tf.int32)
+            top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, 1), tf.int64))
+            top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, min(5, probabilities.shape[-1])),
+                                         tf.int64))
+            return loss, top1, top5
+
+        @tf.function
+        def train_step(iterator, rates):
+            self.sgd.set_learning_rates(rates)
+            images, labels = next(iterator)
+            results = self.strategy.run(replica_step, args=(images, labels))
+            self.step.assign_add(1)
+            return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
+
+        return train_step
+
+    def learning_rates(self, step):
+        reductions = self.plateau.reductions if self.plateau else 0
+        return {"weights": self.config.weight_schedule(step, self.steps_per_epoch, reductions),
+                "biases": self.config.bias_schedule(step, self.steps_per_epoch, reductions)}
+
+    # ------------------------------------------------------------------------------------------ workdir
+    def _prepare_workdir(self):
+        """Check that the workdir holds this run (or nothing), write run.json, restore the latest checkpoint."""
+        workdir = self.config.workdir
+        path = os.path.join(workdir, RUN_FILE)
+        if os.path.exists(path):
+            with open(path) as f:
+                previous = json.load(f)
+            keys = ("model", "variant", "num_classes", "dataset", "batch_size", "steps_per_epoch")
+            different = [k for k in keys if previous.get(k) != self.run_info.get(k)]
+            if different:
+                raise TrainingError(
+                    f"--workdir={workdir} holds a run with " + ", ".join(
+                        f"{k}={previous.get(k)!r}" for k in different) + " but this run has " + ", ".join(
+                        f"{k}={self.run_info.get(k)!r}" for k in different) +
+                    ": pass another --workdir, or the flags of that run (--flagfile=" +
+                    os.path.join(workdir, "flags.txt") + ").")
+        if self.chief:
+            os.makedirs(workdir, exist_ok=True)
+            from common.files import atomic_write
+            with atomic_write(path) as f:
+                json.dump(self.run_info, f, indent=2, sort_keys=True)
+            for name, text in self.extra_files.items():
+                with atomic_write(os.path.join(workdir, name)) as f:
+                    f.write(text)
+        directory = os.path.join(workdir, CHECKPOINTS) if self.chief else os.path.join(
+            workdir, f".worker{distribute.worker_index(self.strategy)}-checkpoints")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, self.config.keep_checkpoints,
+                                                  step_counter=self.step)
+        self.best_manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(workdir, BEST) if self.chief else directory + "-best", 1,
+            step_counter=self.step, checkpoint_name="best")
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            if self.plateau:
+                self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
+            self.log(f"resumed from {self.manager.latest_checkpoint} (step {int(self.step.numpy()):,})")
+        else:
+            self.log(f"starting from scratch in {workdir}")
+
+    def save(self, reason):
+        for k, v in (self.plateau.state() if self.plateau else {}).items():
+            self.plateau_state[k].assign(v)
+        path = self.manager.save(checkpoint_number=self.step)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+        return path
+
+    # ------------------------------------------------------------------------------------------ validation
+    def validate(self):
+        dataset = self.inputs.eval_dataset(self.config.eval_batch_size)
+        return evaluation.evaluate(self._predict, dataset, expected_count=self.inputs.num_eval, with_loss=True)
+
+    # ------------------------------------------------------------------------------------------ main loop
+    def train(self):
+        config = self.config
+        self._prepare_workdir()
+        summaries = progress.Summaries(config.workdir if self.chief else None)
+        step = int(self.step.numpy())
+        epoch, skip = divmod(step, self.steps_per_epoch)
+        total_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        if step >= self.total_steps:
+            self.log(f"nothing to do: the checkpoint is at step {step:,} of {self.total_steps:,}")
+        first_batch_shown = step > 0
+        last_report = None
+        while step < self.total_steps:
+            steps = min(self.steps_per_epoch - skip, self.total_steps - step)
+            dataset = self.strategy.distribute_datasets_from_function(
+                lambda ctx, e=epoch, s=skip: self._train_dataset(ctx, e, s))
+            iterator = iter(dataset)
+            bar = progress.Bar(epoch + 1, total_epochs, steps, skip, self.steps_per_epoch, config.batch_size,
+                               self.log, config.log_every_steps)
+            interval = progress.Interval()
+            for _ in range(steps):
+                if step in config.profile_steps[:1] and self.chief:
+                    tf.profiler.experimental.start(os.path.join(config.workdir, "train"))
+                rates = self.learning_rates(step)
+                loss, top1, top5 = self._train_step(iterator, {g: tf.constant(rates[g], tf.float32)
+                                                               for g in GROUPS})
+                loss = float(loss)
+                step += 1
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"the training loss is {loss} at step {step:,} (epoch {epoch + 1}), learning rate "
+                        f"{rates['weights']:g}: stopped. The last good checkpoint is kept in {self.manager.directory}"
+                        "; lower --learning_rate (or add --warmup_epochs) and rerun to resume from it.")
+                if step - 1 in config.profile_steps[1:2] and self.chief:
+                    tf.profiler.experimental.stop()
+                if not first_batch_shown:
+                    summaries.images("augmented training images", self._first_images(epoch, skip), step)
+                    first_batch_shown = True
+                interval.add(loss, int(top1), int(top5), config.batch_size)
+                bar.update(loss, interval)
+                if step % config.log_every_steps == 0 or step == self.total_steps:
+                    summaries.train(interval.report(), rates, step)
+                    interval = progress.Interval()
+                if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+                    self.save("interval")
+            epoch, skip = epoch + 1, 0
+            epoch_done = step % self.steps_per_epoch == 0
+            if epoch_done or step == self.total_steps:
+                if epoch_done and (epoch % config.eval_every_epochs == 0) or step == self.total_steps:
+                    last_report = self._end_of_epoch_validation(epoch, step, summaries)
+                summaries.histograms(self.model, step)
+                path = self.save("epoch")
+                bar.done(path if self.chief else None)
+        summaries.close()
+        return last_report
+
+    def _train_dataset(self, ctx, epoch, skip):
+        """One input pipeline's batches of ``epoch`` after ``skip`` steps. distribute_datasets_from_function wants
+        per-replica batches; each step takes one per local replica."""
+        local_replicas = self.replicas // ctx.num_input_pipelines
+        return self.inputs.train_dataset(ctx.get_per_replica_batch_size(self.config.batch_size), epoch,
+                                         skip * local_replicas, ctx if ctx.num_input_pipelines > 1 else None)
+
+    def _first_images(self, epoch, skip):
+        """The first training batch of this run, as the model sees it (augmented), for TensorBoard."""
+        images, _ = next(iter(self.inputs.train_dataset(min(16, self.config.batch_size), epoch, skip)))
+        return self.inputs.display(images)
+
+    def _end_of_epoch_validation(self, epoch, step, summaries):
+        report = self.validate()
+        summaries.validation(report, step)
+        self.log(f"validation after epoch {epoch} (step {step:,}): loss {report['loss']:.4f}, top-1 error "
+                 f"{report['top1_error']:.2%}, top-5 error {report['top5_error']:.2%} "
+                 f"({report['examples']:,} examples)")
+        if self.plateau and self.plateau.update(report["top1_error"]):
+            self.log(f"validation error stopped improving: learning rate x{self.config.weight_schedule.factor:g} "
+                     f"(cut {self.plateau.reductions} of at most {self.plateau.max_reductions})")
+        if report["top1_error"] < float(self.best_error.numpy()):
+            self.best_error.assign(report["top1_error"])
+            self.best_manager.save(checkpoint_number=self.step)
+        return report

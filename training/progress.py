@@ -1,0 +1,121 @@
+"""What a run shows while it trains: a progress bar per epoch (a terminal) or periodic log lines (a file or pipe),
+and the TensorBoard summaries in the workdir (``tensorboard --logdir <workdir>``).
+
+TensorBoard (the chief only): ``train/`` has loss, top1_error, top5_error (over the last logging interval),
+learning_rate and bias_learning_rate, images_per_sec, a grid of augmented training images, and weight histograms
+per epoch; ``validation/`` has loss, top1_error and top5_error per evaluation.
+"""
+
+import datetime
+import os
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+
+class Interval:
+    """Training figures accumulated since the last report."""
+
+    def __init__(self):
+        self.start, self.steps, self.loss, self.top1, self.top5, self.images = time.monotonic(), 0, 0.0, 0, 0, 0
+
+    def add(self, loss, top1, top5, images):
+        self.steps += 1
+        self.loss += loss
+        self.top1 += top1
+        self.top5 += top5
+        self.images += images
+
+    def report(self):
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        n = max(self.images, 1)
+        return {"loss": self.loss / max(self.steps, 1), "top1_error": 1 - self.top1 / n,
+                "top5_error": 1 - self.top5 / n, "images_per_sec": self.images / elapsed}
+
+
+class Bar:
+    """One epoch's progress: keras' Progbar on a terminal, else a log line every ``every`` steps."""
+
+    def __init__(self, epoch, epochs, steps, done, steps_per_epoch, batch_size, log=print, every=50, tty=None):
+        self.epoch, self.epochs, self.steps, self.log, self.every = epoch, epochs, steps, log, every
+        self.position, self.end, self.batch_size = done, done + steps, batch_size
+        self.start, self.count = time.monotonic(), 0
+        tty = sys.stdout.isatty() if tty is None else tty
+        self.progbar = None
+        if tty:
+            log(f"epoch {epoch}/{epochs}")
+            self.progbar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["loss", "top-1", "img/s"])
+            if done:
+                self.progbar.update(done)
+
+    def update(self, loss, interval):
+        self.position += 1
+        self.count += 1
+        elapsed = time.monotonic() - self.start
+        rate = self.count * self.batch_size / max(elapsed, 1e-9)
+        figures = interval.report()
+        if self.progbar is not None:
+            self.progbar.update(self.position, [("loss", loss), ("top-1", 1 - figures["top1_error"]),
+                                                ("img/s", rate)])
+        elif self.count % self.every == 0 or self.position == self.end:
+            eta = datetime.timedelta(seconds=round((self.end - self.position) * elapsed / self.count))
+            self.log(f"epoch {self.epoch}/{self.epochs} step {self.position}/{self.end}: loss {loss:.4f}, "
+                     f"top-1 {1 - figures['top1_error']:.2%}, {rate:,.1f} images/s, ETA {eta}")
+
+    def done(self, checkpoint):
+        elapsed = time.monotonic() - self.start
+        where = f"; checkpoint {checkpoint}" if checkpoint else ""
+        self.log(f"epoch {self.epoch}/{self.epochs} done in {elapsed:.1f} s "
+                 f"({self.count * self.batch_size / max(elapsed, 1e-9):,.1f} images/s){where}")
+
+
+def grid(images, columns=4):
+    """A batch (N, H, W, C) in 0..1 tiled into one image (1, rows*H, columns*W, C), blank cells padded."""
+    n = images.shape[0]
+    rows = -(-n // columns)
+    pad = rows * columns - n
+    images = tf.concat([images, tf.zeros([pad] + images.shape[1:], images.dtype)], 0) if pad else images
+    height, width, channels = images.shape[1:]
+    tiled = tf.reshape(images, [rows, columns, height, width, channels])
+    tiled = tf.transpose(tiled, [0, 2, 1, 3, 4])
+    return tf.reshape(tiled, [1, rows * height, columns * width, channels])
+
+
+class Summaries:
+    """TensorBoard writers in ``workdir/train`` and ``workdir/validation``; no-ops when ``workdir`` is None."""
+
+    def __init__(self, workdir):
+        if workdir:
+            self.train_writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
+            self.validation_writer = tf.summary.create_file_writer(os.path.join(workdir, "validation"))
+        else:
+            self.train_writer = self.validation_writer = tf.summary.create_noop_writer()
+
+    def train(self, figures, rates, step):
+        with self.train_writer.as_default(step=step):
+            for name, value in figures.items():
+                tf.summary.scalar(name, value)
+            tf.summary.scalar("learning_rate", rates["weights"])
+            tf.summary.scalar("bias_learning_rate", rates["biases"])
+
+    def validation(self, report, step):
+        with self.validation_writer.as_default(step=step):
+            for name in ("loss", "top1_error", "top5_error"):
+                tf.summary.scalar(name, report[name])
+        self.validation_writer.flush()
+
+    def images(self, name, images, step):
+        with self.train_writer.as_default(step=step):
+            tf.summary.image(name, grid(images), max_outputs=1)
+
+    def histograms(self, model, step):
+        with self.train_writer.as_default(step=step):
+            for variable in model.trainable_variables:
+                tf.summary.histogram(variable.path, variable)
+        self.train_writer.flush()
+
+    def close(self):
+        self.train_writer.close()
+        self.validation_writer.close()
