@@ -7,10 +7,11 @@ checkpoints/ (the last few), best/ (the best validation top-1), TensorBoard logs
 the latest checkpoint. ``--strategy`` picks the tf.distribute strategy (multi-worker from ``TF_CONFIG``).
 """
 
+import dataclasses
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 _BEFORE = set(flags.FLAGS)
 # ------------------------------------------------------------------------------------------------ model
@@ -122,6 +123,7 @@ def main(argv):
     if len(f.profile_steps) not in (0, 2):
         fail(f"--profile_steps={','.join(f.profile_steps)}: expected START,END, e.g. 10,20.")
 
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines; the run's own progress is printed
     import keras
     import tensorflow as tf
 
@@ -183,7 +185,7 @@ def main(argv):
         log_every_steps=f.log_every_steps, eval_every_epochs=f.eval_every_epochs,
         eval_batch_size=f.eval_batch_size, profile_steps=tuple(int(s) for s in f.profile_steps), seed=f.seed)
     run_info = {"model": f.model, "variant": variant, "num_classes": num_classes, "dataset": f.dataset,
-                "image_size": image_size, "model_options": model_options, "class_names": list(inputs.class_names)}
+                "image_size": image_size, "model_options": model_options, "data": dataclasses.asdict(data_config)}
     try:
         trainer = Trainer(config, strategy, build_model, inputs, run_info, extra_files={"flags.txt": resolved_flags()})
         report = trainer.train()

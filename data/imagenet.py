@@ -230,14 +230,15 @@ def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"])
     return eval_crops(decode_central(contents, name), crop, crops, mean)
 
 
-def _contents(source, payload):
+def read_payload(source, payload):
+    """The encoded bytes of a ``Source`` payload (read from disk for the folder source)."""
     return source.read(payload) if source.read else payload
 
 
 def mean_image(source, log=print, batch_size=64):
     """The paper's per-pixel mean: the average of the training images' central 256x256 (float64 sums), computed
     in one streaming pass over a ``Source`` with a progress line every 10,000 images."""
-    images = source.dataset.map(lambda payload, label, name: decode_central(_contents(source, payload), name),
+    images = source.dataset.map(lambda payload, label, name: decode_central(read_payload(source, payload), name),
                                 num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     total, count = np.zeros((256, 256, 3)), 0
     for batch in images:
@@ -296,11 +297,11 @@ def make_dataset(source, batch_size, training, crop=224, crops="center", mean=ME
             ds = ds.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
             seeds = tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).skip(skip_batches * batch_size).map(
-            lambda example, s: (train_image(_contents(source, example[0]), example[2], s, crop, mean, pca),
+            lambda example, s: (train_image(read_payload(source, example[0]), example[2], s, crop, mean, pca),
                                 example[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
     else:
-        ds = ds.map(lambda payload, label, name: (eval_image(_contents(source, payload), name, crop, crops, mean),
+        ds = ds.map(lambda payload, label, name: (eval_image(read_payload(source, payload), name, crop, crops, mean),
                                                   label),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -70,6 +70,8 @@ class ArrayInputs:
 
     def __init__(self, config, image_size, log=print):
         self.config = config
+        if config.crops != "center":
+            raise ValueError(f"--crops={config.crops} is for ImageNet; --dataset={config.dataset} is evaluated whole.")
         train_images, train_labels, self.class_names = pipeline.load_arrays(
             config.dataset, "train", config.data_dir, config.download)
         eval_images, eval_labels, _ = pipeline.load_arrays(config.dataset, "test", config.data_dir, config.download)
@@ -99,8 +101,23 @@ class ArrayInputs:
         return pipeline.batches(self._examples[key], count, batch_size, True, self.config.seed, epoch,
                                 skip_batches, self.config.augmentation, self.config.max_shift)
 
-    def eval_dataset(self, batch_size):
-        return pipeline.array_dataset(*self._eval, batch_size, training=False, preprocess=self.preprocess)
+    def _split(self, split):
+        if split not in (None, "train", "test"):
+            raise ValueError(f"--split={split!r} is invalid for --dataset={self.config.dataset}; valid: train, test.")
+        return self._train if split == "train" else self._eval
+
+    def count(self, split=None):
+        return len(self._split(split)[1])
+
+    def eval_dataset(self, batch_size, split=None):
+        """Every example of ``split`` (default: test) in order, preprocessed; the last batch smaller."""
+        return pipeline.array_dataset(*self._split(split), batch_size, training=False, preprocess=self.preprocess)
+
+    raw_kind = "images"
+
+    def raw_dataset(self, batch_size, split=None):
+        """(uint8 images, labels) batches of ``split``, unprocessed: what the ``serve_images`` signature takes."""
+        return tf.data.Dataset.from_tensor_slices(self._split(split)).batch(batch_size)
 
     def display(self, images):
         """Training images scaled to 0..1 per image, for TensorBoard (whitened images have no fixed range)."""
@@ -179,8 +196,26 @@ class ImageNetInputs:
                                      pca=self.config.pca_lighting, seed=self.config.seed,
                                      input_context=input_context, epoch=epoch, skip_batches=skip_batches)
 
-    def eval_dataset(self, batch_size):
-        return imagenet.make_dataset(self.eval_source, batch_size, False, self.crop, self.config.crops, self.mean)
+    def _split(self, split):
+        if split not in (None, "train", "validation"):
+            raise ValueError(f"--split={split!r} is invalid for --dataset={self.config.dataset}; valid: train, "
+                             "validation.")
+        return self.train_source if split == "train" else self.eval_source
+
+    def count(self, split=None):
+        return self._split(split).count
+
+    def eval_dataset(self, batch_size, split=None):
+        """Every image of ``split`` (default: validation) in order: central or ten crops; the last batch smaller."""
+        return imagenet.make_dataset(self._split(split), batch_size, False, self.crop, self.config.crops, self.mean)
+
+    raw_kind = "bytes"
+
+    def raw_dataset(self, batch_size, split=None):
+        """(encoded image bytes, labels) batches of ``split``: what the ``serving_default`` signature takes."""
+        source = self._split(split)
+        return source.dataset.map(lambda payload, label, name: (imagenet.read_payload(source, payload), label),
+                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
 
     def display(self, images):
         """Mean-subtracted training crops shifted back to 0..1 (approximately: the mean colour is added back)."""
