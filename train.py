@@ -20,6 +20,8 @@ flags.DEFINE_string("variant", None, "Variant of the family (default: alexnet 'p
 flags.DEFINE_integer("num_classes", None, "Classes (default: the dataset's).")
 flags.DEFINE_string("init", None, "All-CNN weight init: a Gaussian std (neon: 0.05) or a Keras initializer name "
                                   "(default: the variant's, he_normal for the paper's All-CNN-C).")
+flags.DEFINE_float("class_bias", None, "All-CNN: initial bias of the class conv (default: the variant's, 0; the "
+                                      "digits recipe uses 1 so that no class starts dead behind its ReLU).")
 # ------------------------------------------------------------------------------------------------ data
 flags.DEFINE_string("dataset", "digits", "digits (bundled, no download), cifar10 (TFDS), cifar10_pickle (python "
                                          "batches in --data_dir), imagenet_folder (train/ and val/ of class folders "
@@ -136,7 +138,7 @@ def main(argv):
     variant = f.variant or DEFAULT_VARIANT[f.model]
     try:
         if variant not in models.variants(f.model):
-            raise ValueError(f"--variant={variant!r} is not a {f.model} variant; valid variants: "
+            raise ValueError(f"--variant={variant!r} is not one of the {f.model} variants: "
                              f"{', '.join(models.variants(f.model))}.")
         weight_schedule, bias_schedule, plateau = schedules(f)
         data_config = data_inputs.Config(
@@ -162,6 +164,10 @@ def main(argv):
         fail(f"--dataset={f.dataset} --data_dir={f.data_dir}: {err}")
     num_classes = f.num_classes or len(inputs.class_names)
     model_options = {}
+    if f.class_bias is not None:
+        if f.model != "allcnn":
+            fail("--class_bias is an All-CNN option; leave it unset for --model=alexnet.")
+        model_options["class_bias"] = f.class_bias
     if f.model == "allcnn" and f.init:
         try:
             model_options["init"] = float(f.init)

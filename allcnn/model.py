@@ -81,10 +81,10 @@ def output_classes(variant, num_classes):
     return num_classes
 
 
-def _layers(v, init, pad_last_conv):
+def _layers(v, init, pad_last_conv, class_bias=None):
     bias = 0.0 if v.use_bias else None
 
-    def conv(name, filters, kernel, stride=1, pad=None, relu=True):
+    def conv(name, filters, kernel, stride=1, pad=None, relu=True, bias=bias):
         pad = (kernel - 1) // 2 if pad is None else pad
         return S.Conv(name, filters, kernel, stride=stride, pad=pad, init=init, bias=bias, relu=relu)
 
@@ -101,7 +101,9 @@ def _layers(v, init, pad_last_conv):
     layers += [
         conv(f"conv{n + 1}", 192, 3, pad=1 if pad_last_conv else 0),
         conv(f"conv{n + 2}", 192, 1),
-        conv(f"conv{n + 3}", None, 1),  # num_classes; the paper's tables keep the ReLU on this layer too
+        # num_classes; the paper's tables keep the ReLU on this layer too. A class whose ReLU is negative at every
+        # position of every image gets no gradient again: ``class_bias`` > 0 starts every class alive.
+        conv(f"conv{n + 3}", None, 1, bias=bias if class_bias is None else float(class_bias)),
         S.GlobalAvgPool("global_pool"),
     ]
     return tuple(layers)
@@ -120,11 +122,14 @@ def _check_init(init):
                              "std > 0 (neon: 0.05) or a name such as 'he_normal' or 'glorot_uniform'.") from None
 
 
-def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, classifier_activation="softmax"):
+def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None,
+          classifier_activation="softmax"):
     """A Keras functional All-CNN-family model for 32x32x3 images.
 
     ``pad_last_conv``: None keeps the variant's choice (paper: False, 6x6 global average; neon: True, 8x8).
     ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
+    ``class_bias``: None keeps the variant's (0, or no bias for neon); a number is the initial bias of the class
+    conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
     """
     S.check_choice("variant", variant, VARIANTS)
     S.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
@@ -132,5 +137,7 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     init = v.init if init is None else init
     _check_init(init)
     pad = v.pad_last_conv if pad_last_conv is None else pad_last_conv
-    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad),
+    if class_bias is not None and not v.use_bias:
+        raise ValueError(f"class_bias={class_bias!r}: the {variant!r} variant has no biases; leave --class_bias unset.")
+    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad, class_bias),
                          output_classes(variant, num_classes), classifier_activation)

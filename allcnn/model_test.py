@@ -170,3 +170,11 @@ def test_config_and_keras_file_round_trip(models, tmp_path):
 def test_invalid_arguments_name_the_valid_choices(kwargs, match):
     with pytest.raises(ValueError, match=match):
         allcnn.build(**kwargs)
+
+
+def test_class_bias_sets_the_class_conv_bias_only():
+    model = allcnn.build("all_cnn_c", class_bias=1.0)
+    np.testing.assert_array_equal(model.get_layer("conv9").bias.numpy(), np.ones(10, np.float32))
+    np.testing.assert_array_equal(model.get_layer("conv8").bias.numpy(), np.zeros(192, np.float32))
+    with pytest.raises(ValueError, match="no biases"):
+        allcnn.build("neon", class_bias=1.0)

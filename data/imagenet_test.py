@@ -10,29 +10,14 @@ import tensorflow_datasets as tfds
 from skimage import data as skimage_data
 
 from data import augment, imagenet
+from data.testdata import PHOTOS, photo_folder, write_image as _write
 
-PHOTOS = {"astronaut": skimage_data.astronaut, "chelsea": skimage_data.chelsea, "coffee": skimage_data.coffee,
-          "rocket": skimage_data.rocket}
-
-
-def _write(path, image, fmt="jpeg"):
-    encoded = tf.io.encode_jpeg(image, quality=90) if fmt == "jpeg" else tf.io.encode_png(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encoded.numpy())
 
 
 @pytest.fixture
 def folder(tmp_path):
     """train/ and val/ with two classes of real photos (one a PNG, as ImageNet has one), in the common layout."""
-    root = tmp_path / "imagenet"
-    layout = {"train": {"n01440764": ["astronaut", "chelsea", "coffee"], "n01443537": ["rocket", "coffee"]},
-              "val": {"n01440764": ["chelsea"], "n01443537": ["rocket", "astronaut"]}}
-    for split, classes in layout.items():
-        for wnid, photos in classes.items():
-            for i, photo in enumerate(photos):
-                fmt = "png" if (split, wnid, i) == ("train", "n01443537", 1) else "jpeg"
-                _write(root / split / wnid / f"{wnid}_{i}.JPEG", PHOTOS[photo](), fmt)
-    return root
+    return photo_folder(tmp_path / "imagenet")
 
 
 def test_folder_listing_labels_by_sorted_train_classes(folder):

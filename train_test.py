@@ -1,0 +1,162 @@
+"""train.py end to end on small real data: the smoke recipe on the digits (default and MirroredStrategy over two
+logical CPUs), mocked CIFAR-10 and mocked ImageNet; exact resume; TensorBoard contents; bad flags."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from absl import flags
+from tensorboard.backend.event_processing import event_accumulator
+
+import train
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+SMOKE = "--flagfile=configs/smoke.flags"
+
+
+def run_in_process(*args):
+    """train.py's main in this process (so that tfds.testing.mock_data applies); returns its exit message or None."""
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        argv = flags.FLAGS(["train.py", *args])
+        train.main(argv)
+        return None
+    except SystemExit as exit_:
+        return str(exit_.code)
+    finally:
+        flags.FLAGS.unparse_flags()
+        os.chdir(cwd)
+
+
+def run_subprocess(*args, env=None):
+    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=600)
+
+
+def scalars(logdir):
+    events = event_accumulator.EventAccumulator(logdir, size_guidance={event_accumulator.SCALARS: 0,
+                                                                       event_accumulator.TENSORS: 0})
+    events.Reload()
+    # tf.summary (TF2) writes scalars as tensors
+    values = {tag: [(e.step, tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
+              for tag in events.Tags()["tensors"]}
+    return {tag: [(step, float(v)) for step, v in items] for tag, items in values.items()
+            if all(v.ndim == 0 for _, v in items)}, events
+
+
+def first_and_last_loss(workdir):
+    values, _ = scalars(os.path.join(workdir, "train"))
+    losses = [v for _, v in values["loss"]]
+    return losses[0], losses[-1]
+
+
+def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_path):
+    workdir = str(tmp_path / "run")
+    assert run_in_process(SMOKE, f"--workdir={workdir}") is None
+    first, last = first_and_last_loss(workdir)
+    assert last < first
+    train_values, events = scalars(os.path.join(workdir, "train"))
+    assert {"loss", "top1_error", "top5_error", "learning_rate", "bias_learning_rate", "images_per_sec"} <= set(
+        train_values)
+    assert [step for step, _ in train_values["loss"]] == [2, 4, 6]
+    assert train_values["learning_rate"][0][1] == pytest.approx(0.01)
+    tags = events.Tags()["tensors"]
+    assert "augmented training images" in tags
+    assert any(tag.endswith("conv1/kernel") for tag in tags)  # weight histograms
+    validation, _ = scalars(os.path.join(workdir, "validation"))
+    assert {"loss", "top1_error", "top5_error"} <= set(validation) and validation["loss"][0][0] == 6
+    assert open(os.path.join(workdir, "flags.txt")).read().count("--model=allcnn") == 1
+    info = json.load(open(os.path.join(workdir, "run.json")))
+    assert info["model"] == "allcnn" and info["variant"] == "all_cnn_c" and info["steps_per_epoch"] == 1437 // 16
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-6")
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "best")).endswith("best-6")
+
+
+@pytest.mark.slow
+def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    workdir = str(tmp_path / "run")
+    result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, last = first_and_last_loss(workdir)
+    assert last < first
+
+
+def test_smoke_on_mocked_cifar10(tmp_path):
+    workdir = str(tmp_path / "run")
+    with tfds.testing.mock_data(num_examples=64):
+        message = run_in_process(SMOKE, f"--workdir={workdir}", "--dataset=cifar10", f"--data_dir={tmp_path}",
+                                 f"--zca_cache={tmp_path / 'zca.npz'}", "--train_steps=4", "--batch_size=16")
+    assert message is None
+    first, last = first_and_last_loss(workdir)
+    assert last < first
+
+
+@pytest.mark.slow
+def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path):
+    workdir = str(tmp_path / "run")
+    with tfds.testing.mock_data(num_examples=8):
+        message = run_in_process(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
+                                 "--dataset=imagenet2012", f"--data_dir={tmp_path}", "--num_classes=1000",
+                                 "--batch_size=4", "--train_steps=4", "--learning_rate=0.001", "--eval_batch_size=4")
+    assert message is None
+    first, last = first_and_last_loss(workdir)
+    assert last < first
+
+
+def _weights(workdir):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")))
+    names = sorted(n for n in reader.get_variable_to_shape_map() if n.startswith("model/") and "OPTIMIZER" not in n)
+    return {n: reader.get_tensor(n) for n in names}
+
+
+@pytest.mark.slow
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    common = [SMOKE, "--deterministic", "--batch_size=128", "--checkpoint_every_steps=0", "--eval_batch_size=360"]
+    whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
+    assert run_in_process(*common, f"--workdir={whole}", "--train_steps=14") is None
+    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=7") is None
+    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=14") is None  # resumes at 7, crosses epoch 1
+    a, b = _weights(whole), _weights(parts)
+    assert a.keys() == b.keys() and len(a) > 10
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variant=resnet"], "--variant='resnet' is not one of the allcnn variants: model_c"),
+    (["--dataset=cifar10_pickle", "--data_dir=/nonexistent/cifar"], "--dataset=cifar10_pickle --data_dir=/nonexist"),
+    (["--dataset=mnist"], "--dataset='mnist' is invalid; valid values: digits, cifar10"),
+    (["--lr_schedule=step"], "needs --lr_decay_every"),
+    (["--model=alexnet", "--variant=paper"], "has 32x32 images but the model takes 224x224"),
+])
+def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message):
+    workdir = tmp_path / "run"
+    assert message in run_in_process(SMOKE, f"--workdir={workdir}", *args)
+    assert not workdir.exists()
+
+
+def test_workdir_of_another_model_is_refused_and_left_alone(tmp_path):
+    workdir = tmp_path / "run"
+    assert run_in_process(SMOKE, f"--workdir={workdir}", "--train_steps=1", "--eval_batch_size=360") is None
+    before = sorted(p.name for p in workdir.rglob("*"))
+    message = run_in_process(SMOKE, f"--workdir={workdir}", "--variant=strided_cnn_c")
+    assert "holds a run with variant='all_cnn_c' but this run has variant='strided_cnn_c'" in message
+    assert "--flagfile=" in message and sorted(p.name for p in workdir.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_batch_not_divisible_by_replicas_and_unknown_model_exit_nonzero(tmp_path):
+    workdir = tmp_path / "run"
+    result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2",
+                            "--batch_size=15")
+    assert result.returncode != 0
+    assert "--batch_size=15 is not divisible by the 2 replicas" in result.stderr.strip().splitlines()[-1]
+    result = run_subprocess(SMOKE, f"--workdir={workdir}", "--model=vgg")
+    assert result.returncode != 0 and "--model" in result.stderr and "vgg" in result.stderr
+    assert not workdir.exists()
