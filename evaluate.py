@@ -75,6 +75,7 @@ def main(argv):
     import evaluation
     import models
     from data import inputs as data_inputs
+    from training.loop import model_state
 
     if f.workdir:
         info = _run_info(f.workdir)
@@ -88,7 +89,8 @@ def main(argv):
             fail(f"--workdir={f.workdir} has no {f.checkpoint} checkpoint yet (in {os.path.join(f.workdir, directory)}"
                  "): train first, or pass --checkpoint=latest.")
         try:
-            tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+            tf.train.Checkpoint(model=model_state(model)).restore(path).expect_partial() \
+                .assert_existing_objects_matched()
         except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
             fail(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
                  f"({type(err).__name__}: {str(err).splitlines()[0]}).")

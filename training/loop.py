@@ -24,6 +24,18 @@ CHECKPOINTS, BEST = "checkpoints", "best"
 RUN_FILE = "run.json"
 
 
+def model_state(model):
+    """Every variable of ``model`` by its path (weights, and the dropout layers' seed-generator states), for
+    tf.train.Checkpoint: a Keras 3 model object is not itself a checkpoint dependency."""
+    state = {}
+    for i, v in enumerate(model.variables):
+        # weights are named after their (explicitly named) layers; seed generators after a process-wide counter,
+        # so they are keyed by position
+        key = f"seed_generator_{i:03d}" if "seed_generator" in v.path else v.path.replace("/", ".")
+        state[key] = v.value if hasattr(v, "value") else v
+    return state
+
+
 class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, a workdir that does not match): the message says why and what
     to do; the checkpoints written so far are kept."""
@@ -92,7 +104,7 @@ class Trainer:
             self.plateau_state = {k: tf.Variable(v, dtype=tf.float64, trainable=False, name=f"plateau_{k}")
                                   for k, v in (config.plateau or Plateau()).state().items()}
             self.best_error = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_top1_error")
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
+        self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer, step=self.step,
                                               best_top1_error=self.best_error, **{
                                                   f"plateau_{k}": v for k, v in self.plateau_state.items()})
         self.plateau = config.plateau
