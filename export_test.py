@@ -1,0 +1,136 @@
+"""The exported SavedModel: loaded in a fresh process that imports no project code, it classifies real digits and
+real photos exactly as the in-process model does; saved_model_cli runs it; evaluate.py agrees with training; a failed
+export leaves nothing half-written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+from data import digits, imagenet
+from data import inputs as data_inputs
+from data.testdata import PHOTOS, photo_folder
+from training import export as export_module
+from training.loop import model_state
+from train_test import ROOT, SMOKE, run_in_process
+
+# Runs in a fresh interpreter, outside the repository, with no project module importable.
+SERVE = r"""
+import sys, numpy as np, tensorflow as tf
+assert not any(m in sys.modules for m in ("models", "data", "training", "alexnet", "allcnn", "common"))
+loaded = tf.saved_model.load(sys.argv[1])
+inputs = np.load(sys.argv[2], allow_pickle=False)
+out = {}
+if "encoded" in inputs:
+    result = loaded.signatures["serving_default"](images=tf.constant(list(inputs["encoded"])))
+    out.update({f"bytes_{k}": v.numpy() for k, v in result.items()})
+if "images" in inputs:
+    result = loaded.signatures["serve_images"](images=tf.constant(inputs["images"]))
+    out.update({f"images_{k}": v.numpy() for k, v in result.items()})
+np.savez(sys.argv[3], **{k: v.astype(bytes) if v.dtype == object else v for k, v in out.items()})
+"""
+
+
+def serve_elsewhere(export_dir, tmp_path, **arrays):
+    np.savez(tmp_path / "request.npz", **arrays)
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE)
+    result = subprocess.run([sys.executable, str(script), str(export_dir), str(tmp_path / "request.npz"),
+                             str(tmp_path / "response.npz")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, PYTHONPATH=""))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / "response.npz"))
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("digits") / "run"
+    assert run_in_process(SMOKE, f"--workdir={workdir}", f"--export_dir={workdir / 'export'}") is None
+    return workdir
+
+
+def test_digits_export_serves_like_the_in_process_model(digits_run, tmp_path):
+    info = json.loads((digits_run / "run.json").read_text())
+    model = models.build("allcnn", info["variant"], num_classes=info["num_classes"])
+    tf.train.Checkpoint(model=model_state(model)).restore(
+        tf.train.latest_checkpoint(str(digits_run / "checkpoints"))).expect_partial()
+    inputs = data_inputs.load(data_inputs.Config(**info["data"]), 32, log=lambda *_: None)
+    images, labels = digits.load("test")
+    images = images[:12]
+    expected = model(inputs.preprocess(tf.constant(images)), training=False).numpy()
+    encoded = np.array([tf.io.encode_png(image).numpy() for image in images], dtype=object).astype(bytes)
+    served = serve_elsewhere(digits_run / "export", tmp_path, encoded=encoded, images=images)
+    for kind in ("bytes", "images"):
+        np.testing.assert_allclose(served[f"{kind}_all_probabilities"], expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(served[f"{kind}_classes"][:, 0], expected.argmax(axis=1))
+        assert served[f"{kind}_classes"].shape == (12, 5)
+        np.testing.assert_allclose(served[f"{kind}_probabilities"][:, 0], expected.max(axis=1), rtol=1e-5)
+    names = served["bytes_class_names"][:, 0].astype(str)
+    assert list(names) == [digits.CLASS_NAMES[i] for i in expected.argmax(axis=1)]
+
+
+def test_photo_export_serves_like_the_in_process_model(tmp_path):
+    root = photo_folder(tmp_path / "photos")
+    config = data_inputs.Config(dataset="imagenet_folder", data_dir=str(root))
+    inputs = data_inputs.load(config, 227, log=lambda *_: None)
+    keras.utils.set_random_seed(0)
+    model = models.build("alexnet", "bvlc", num_classes=len(inputs.class_names))
+    export_module.export(model, inputs, inputs.class_names, str(tmp_path / "export"), log=lambda *_: None)
+    photos = [PHOTOS[name]() for name in ("astronaut", "chelsea", "coffee", "rocket")]
+    encoded = [tf.io.encode_jpeg(photo, quality=90).numpy() for photo in photos]
+    expected = np.stack([model(imagenet.eval_image(data, "photo", 227, "center", inputs.mean)[None],
+                               training=False).numpy()[0] for data in encoded])
+    served = serve_elsewhere(tmp_path / "export", tmp_path, encoded=np.array(encoded, dtype=object).astype(bytes),
+                             images=np.stack([tf.image.resize(p, [300, 400]).numpy().astype(np.uint8)
+                                              for p in photos]))
+    np.testing.assert_allclose(served["bytes_all_probabilities"], expected, rtol=1e-4, atol=1e-6)
+    assert served["images_all_probabilities"].shape == (4, 2)
+    assert set(served["bytes_class_names"].astype(str).ravel()) <= set(inputs.class_names)
+
+
+def test_saved_model_cli_runs_it(digits_run, tmp_path):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    np.save(tmp_path / "images.npy", digits.load("test")[0][:2])
+    result = subprocess.run([cli, "run", "--dir", str(digits_run / "export"), "--tag_set", "serve",
+                             "--signature_def", "serve_images", "--inputs", f"images={tmp_path / 'images.npy'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "classes" in result.stdout and "class_names" in result.stdout
+
+
+def test_evaluate_counts_every_example_and_agrees_with_the_export(digits_run):
+    reports = []
+    for source in (f"--workdir={digits_run}", f"--saved_model={digits_run / 'export'}"):
+        result = subprocess.run([sys.executable, "evaluate.py", source, "--batch_size=64"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        path = result.stdout.strip().splitlines()[-1].removeprefix("report: ")
+        reports.append(json.loads(open(path).read()))
+    assert reports[0]["examples"] == reports[1]["examples"] == 360  # not a multiple of 64: nothing dropped
+    assert reports[0]["top1_correct"] == reports[1]["top1_correct"]
+    assert reports[0]["top5_correct"] == reports[1]["top5_correct"]
+
+
+def test_failed_export_leaves_no_half_written_directory_and_keeps_the_previous(digits_run, tmp_path, monkeypatch):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "saved_model.pb").write_bytes(b"previous")
+
+    def broken_write_out(self, path, **kwargs):
+        os.makedirs(path)
+        (open(os.path.join(path, "partial"), "w")).close()
+        raise OSError("No space left on device")
+
+    # keras.export.ExportArchive() builds the backend's class: patch that one
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", broken_write_out)
+    inputs = data_inputs.load(data_inputs.Config(), 32, log=lambda *_: None)
+    with pytest.raises(OSError, match="No space"):
+        export_module.export(models.build("allcnn", "all_cnn_c"), inputs, inputs.class_names, str(target))
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+    assert (target / "saved_model.pb").read_bytes() == b"previous"
