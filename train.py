@@ -32,7 +32,8 @@ flags.DEFINE_bool("skip_bad_images", False, "ImageNet folder: leave out unreadab
 flags.DEFINE_enum("preprocess", "gcn_zca", ["gcn_zca", "none"], "32x32 datasets: GCN + ZCA (All-CNN) or raw pixels.")
 flags.DEFINE_float("zca_bias", 0.1, "ZCA filter bias (pylearn2: 0.1; neon v1.4.0: 0).")
 flags.DEFINE_string("zca_cache", None, "ZCA statistics file (default: ~/.cache/alexnet-allcnn/...).")
-flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate"], "32x32 datasets: training augmentation.")
+flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate", "translate"],
+                  "32x32 datasets: training augmentation (the paper's flips and translations, or translations only).")
 flags.DEFINE_integer("max_shift", 5, "flip_translate: largest translation in pixels.")
 flags.DEFINE_enum("mean", "caffe", ["caffe", "neon", "image"],
                   "ImageNet mean: Caffe's or neon's mean colour, or the paper's per-pixel mean image (one pass).")

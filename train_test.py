@@ -160,3 +160,16 @@ def test_batch_not_divisible_by_replicas_and_unknown_model_exit_nonzero(tmp_path
     result = run_subprocess(SMOKE, f"--workdir={workdir}", "--model=vgg")
     assert result.returncode != 0 and "--model" in result.stderr and "vgg" in result.stderr
     assert not workdir.exists()
+
+
+@pytest.mark.slow
+def test_digits_recipe_does_not_stall(tmp_path):
+    """The stall this recipe avoids: outputs collapsing to uniform (loss ln 10 = 2.3026 exactly) with dead classes.
+    Three epochs of the recipe leave chance behind."""
+    workdir = str(tmp_path / "run")
+    assert run_in_process("--flagfile=configs/digits.flags", f"--workdir={workdir}", "--epochs=3",
+                          "--eval_batch_size=360") is None
+    validation, _ = scalars(os.path.join(workdir, "validation"))
+    assert validation["loss"][-1][1] < 2.25 and validation["top1_error"][-1][1] < 0.85
+    _, last = first_and_last_loss(workdir)
+    assert last < 2.25

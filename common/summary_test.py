@@ -38,7 +38,8 @@ def test_python_m_rejects_an_unknown_variant(module):
     assert "unknown" in result.stderr and "'resnet'; valid variants:" in result.stderr
 
 
-def test_train_entry_point_checks_the_variant():
-    result = run("train.py", "--model=alexnet", "--variant=bogus")
+def test_train_entry_point_checks_the_variant(tmp_path):
+    result = run("train.py", "--model=alexnet", "--variant=bogus", f"--workdir={tmp_path / 'run'}")
     assert result.returncode != 0
-    assert "variant='bogus' is invalid; valid choices: 'paper'" in result.stderr
+    assert "--variant='bogus' is not one of the alexnet variants: paper, bvlc" in result.stderr
+    assert not (tmp_path / "run").exists()

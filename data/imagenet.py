@@ -285,19 +285,14 @@ def make_dataset(source, batch_size, training, crop=224, crops="center", mean=ME
     every example (the last batch is smaller). ``shuffle_buffer`` defaults to the whole file list for the folder
     (names are cheap) and SHUFFLE_RECORDS for TFDS.
     """
-    from data.pipeline import epoch_seed
+    from data.pipeline import shuffled
 
     ds = source.dataset
     if input_context is not None and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
         buffer = shuffle_buffer or (source.count if source.read and source.count else SHUFFLE_RECORDS)
-        if epoch is None:
-            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-            seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        else:
-            ds = ds.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
-            seeds = tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
+        ds, seeds = shuffled(ds, buffer, seed, epoch)
         ds = tf.data.Dataset.zip(ds, seeds).skip(skip_batches * batch_size).map(
             lambda example, s: (train_image(read_payload(source, example[0]), example[2], s, crop, mean, pca),
                                 example[1]),

@@ -23,7 +23,8 @@ PREPROCESS_BATCH = 1024
 # "flip_translate" for the paper's augmented 7.25% result, horizontal flips and translations. The paper's shift
 # range is not given in the sources at hand (papers-and-peers.md marks it unverified); 5 pixels is the default,
 # --max_shift changes it.
-AUGMENTATIONS = ("none", "flip_translate")
+# "translate" (no flips) for images that mirroring would change into another class: the digits.
+AUGMENTATIONS = ("none", "flip_translate", "translate")
 MAX_SHIFT = 5
 
 
@@ -65,16 +66,29 @@ def default_zca_cache(dataset, bias, directory=None):
     return os.path.join(directory, f"{dataset}-gcn55-zca-bias{bias:g}.npz")
 
 
-def flip_translate(image, seed, max_shift=MAX_SHIFT):
-    """A random horizontal flip and a random translation by up to ``max_shift`` pixels (zero fill)."""
+def flip_translate(image, seed, max_shift=MAX_SHIFT, flip=True):
+    """A random horizontal flip (unless ``flip=False``) and a random translation by up to ``max_shift`` pixels
+    (zero fill)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
-    return augment.random_translate(augment.random_flip(image, seeds[0]), max_shift, seeds[1])
+    if flip:
+        image = augment.random_flip(image, seeds[0])
+    return augment.random_translate(image, max_shift, seeds[1])
 
 
 def epoch_seed(seed, epoch):
     """The shuffle/augmentation seed of one epoch: every epoch's order is fixed by (seed, epoch), so a resumed run
     rebuilds exactly the batches an uninterrupted one would have seen."""
     return None if seed is None else (int(seed) * 1_000_003 + int(epoch)) % (2 ** 63 - 1)
+
+
+def shuffled(ds, buffer, seed, epoch):
+    """(``ds`` shuffled, a dataset of per-example augmentation seed pairs): shuffled afresh on every pass and
+    repeated forever when ``epoch`` is None, else one pass in the order fixed by ``epoch_seed(seed, epoch)``."""
+    if epoch is None:
+        return (ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat(),
+                tf.data.Dataset.random(seed=seed).batch(2))
+    return (ds.shuffle(buffer, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False),
+            tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2))
 
 
 def cached_examples(images, labels, preprocess=None, input_context=None):
@@ -109,16 +123,12 @@ def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_b
                          "the last partial batch, so no batch would remain. Use a smaller --batch_size.")
     ds = examples
     if training:
-        if epoch is None:
-            ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
-            seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        else:
-            ds = ds.shuffle(count, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
-            seeds = tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2)
-        if augmentation == "flip_translate":
+        ds, seeds = shuffled(ds, count, seed, epoch)
+        if augmentation != "none":
             ds = tf.data.Dataset.zip(ds, seeds)
             ds = ds.skip(skip_batches * batch_size).map(
-                lambda example, s: (flip_translate(example[0], s, max_shift), example[1]),
+                lambda example, s: (flip_translate(example[0], s, max_shift, augmentation == "flip_translate"),
+                                     example[1]),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         else:
             ds = ds.skip(skip_batches * batch_size)

@@ -181,20 +181,26 @@ class Trainer:
         self.best_manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(workdir, BEST) if self.chief else directory + "-best", 1,
             step_counter=self.step, checkpoint_name="best")
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINTS))  # the chief's, for every worker
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
             if self.plateau:
                 self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
-            self.log(f"resumed from {self.manager.latest_checkpoint} (step {int(self.step.numpy()):,})")
+            self.log(f"resumed from {latest} (step {int(self.step.numpy()):,})")
         else:
             self.log(f"starting from scratch in {workdir}")
 
-    def save(self, reason):
+    def save(self):
         for k, v in (self.plateau.state() if self.plateau else {}).items():
             self.plateau_state[k].assign(v)
-        path = self.manager.save(checkpoint_number=self.step)
+        return self._save(self.manager)
+
+    def _save(self, manager):
+        """Every worker saves (tf.distribute needs all of them); the others' copies go to a temporary directory that
+        is deleted at once."""
+        path = manager.save(checkpoint_number=self.step)
         if not self.chief:
-            shutil.rmtree(self.manager.directory, ignore_errors=True)
+            shutil.rmtree(manager.directory, ignore_errors=True)
         return path
 
     # ------------------------------------------------------------------------------------------ validation
@@ -246,14 +252,14 @@ class Trainer:
                     summaries.train(interval.report(), rates, step)
                     interval = progress.Interval()
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
-                    self.save("interval")
+                    self.save()
             epoch, skip = epoch + 1, 0
             epoch_done = step % self.steps_per_epoch == 0
             if epoch_done or step == self.total_steps:
                 if epoch_done and (epoch % config.eval_every_epochs == 0) or step == self.total_steps:
                     last_report = self._end_of_epoch_validation(epoch, step, summaries)
                 summaries.histograms(self.model, step)
-                path = self.save("epoch")
+                path = self.save()
                 bar.done(path if self.chief else None)
         summaries.close()
         return last_report
@@ -281,5 +287,5 @@ class Trainer:
                      f"(cut {self.plateau.reductions} of at most {self.plateau.max_reductions})")
         if report["top1_error"] < float(self.best_error.numpy()):
             self.best_error.assign(report["top1_error"])
-            self.best_manager.save(checkpoint_number=self.step)
+            self._save(self.best_manager)
         return report
