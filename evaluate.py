@@ -28,8 +28,8 @@ flags.DEFINE_string("split", None, "Split to evaluate (default: test for 32x32 d
 flags.DEFINE_enum("crops", "center", ["center", "ten"], "ImageNet: the central crop, or the paper's 10 crops "
                                                         "(4 corners + centre, and their mirrors) averaged.")
 flags.DEFINE_integer("batch_size", 100, "Evaluation batch size (any size: every example is evaluated).")
-flags.DEFINE_enum("preprocess", None, ["gcn_zca", "none"], "--model_file: All-CNN's GCN + ZCA or raw pixels "
-                                                           "(default gcn_zca).")
+flags.DEFINE_enum("preprocess", None, ["gcn_zca", "gcn", "none"],
+                  "--model_file: All-CNN's GCN + ZCA, GCN alone, or raw pixels (default gcn_zca).")
 flags.DEFINE_float("zca_bias", None, "--model_file: ZCA filter bias (default 0.1).")
 flags.DEFINE_string("zca_cache", None, "ZCA statistics file (default: the run's, or ~/.cache/alexnet-allcnn/...).")
 flags.DEFINE_string("report", None, "JSON report path (default: beside the model, named after dataset and split).")

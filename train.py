@@ -29,7 +29,8 @@ flags.DEFINE_string("dataset", "digits", "digits (bundled, no download), cifar10
 flags.DEFINE_string("data_dir", None, "Where the dataset is (TFDS data_dir, or the folder / batches directory).")
 flags.DEFINE_bool("download", False, "Let TFDS download and prepare the dataset if it is not there.")
 flags.DEFINE_bool("skip_bad_images", False, "ImageNet folder: leave out unreadable images (listed in the log).")
-flags.DEFINE_enum("preprocess", "gcn_zca", ["gcn_zca", "none"], "32x32 datasets: GCN + ZCA (All-CNN) or raw pixels.")
+flags.DEFINE_enum("preprocess", "gcn_zca", ["gcn_zca", "gcn", "none"],
+                  "32x32 datasets: GCN + ZCA (All-CNN), GCN alone, or raw pixels.")
 flags.DEFINE_float("zca_bias", 0.1, "ZCA filter bias (pylearn2: 0.1; neon v1.4.0: 0).")
 flags.DEFINE_string("zca_cache", None, "ZCA statistics file (default: ~/.cache/alexnet-allcnn/...).")
 flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate", "translate"],

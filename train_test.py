@@ -117,11 +117,12 @@ def _weights(workdir):
 
 @pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(tmp_path):
-    common = [SMOKE, "--deterministic", "--batch_size=128", "--checkpoint_every_steps=0", "--eval_batch_size=360"]
+    # batch 256: 5 steps per epoch, so the resumed half crosses an epoch boundary
+    common = [SMOKE, "--deterministic", "--batch_size=256", "--checkpoint_every_steps=0", "--eval_batch_size=360"]
     whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
-    assert run_in_process(*common, f"--workdir={whole}", "--train_steps=12") is None
-    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=6") is None
-    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=12") is None  # resumes at 6, crosses epoch 1
+    assert run_in_process(*common, f"--workdir={whole}", "--train_steps=7") is None
+    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=3") is None
+    assert run_in_process(*common, f"--workdir={parts}", "--train_steps=7") is None  # resumes at 3, crosses epoch 1
     a, b = _weights(whole), _weights(parts)
     assert a.keys() == b.keys() and len(a) > 10
     for name in a:

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from skimage import data as skimage_data
 
 from data import augment, imagenet
-from data.testdata import PHOTOS, photo_folder, write_image as _write
+from data.testdata import photo_folder
 
 
 

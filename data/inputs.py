@@ -15,11 +15,13 @@ import numpy as np
 import tensorflow as tf
 
 from data import augment, imagenet, pipeline
-from data.whitening import whiten
+from data.whitening import global_contrast_normalize, whiten
 
 IMAGENET_DATASETS = {"imagenet_folder": "folder", "imagenet2012": "imagenet2012", "imagenette": "imagenette"}
 DATASETS = pipeline.DATASETS + tuple(IMAGENET_DATASETS)
 MEANS = tuple(imagenet.MEAN_RGB) + ("image",)
+# 32x32 datasets: All-CNN's GCN (scale 55) then ZCA (the paper, pylearn2, neon), GCN alone, or raw 0..255 pixels.
+PREPROCESSING = ("gcn_zca", "gcn", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Config:
     data_dir: str = None
     download: bool = False
     skip_bad_images: bool = False
-    preprocess: str = "gcn_zca"  # arrays: gcn_zca | none
+    preprocess: str = "gcn_zca"  # arrays: gcn_zca | gcn | none
     zca_bias: float = 0.1
     zca_cache: str = None
     augmentation: str = "none"  # arrays: none | flip_translate
@@ -42,7 +44,7 @@ class Config:
 
 def check(config):
     """ValueError naming the flag for a choice that no dataset supports."""
-    choices = {"dataset": DATASETS, "preprocess": ("gcn_zca", "none"), "augmentation": pipeline.AUGMENTATIONS,
+    choices = {"dataset": DATASETS, "preprocess": PREPROCESSING, "augmentation": pipeline.AUGMENTATIONS,
                "mean": MEANS, "crops": ("center", "ten")}
     for name, valid in choices.items():
         value = getattr(config, name)
@@ -82,6 +84,8 @@ class ArrayInputs:
         self.image_shape = train_images.shape[1:]
         self.zca = None
         self.preprocess = None
+        if config.preprocess == "gcn":
+            self.preprocess = global_contrast_normalize
         if config.preprocess == "gcn_zca":
             cache = config.zca_cache or pipeline.default_zca_cache(config.dataset, config.zca_bias)
             self.zca, self.preprocess = pipeline.gcn_zca(train_images, bias=config.zca_bias, cache_path=cache)
@@ -110,8 +114,12 @@ class ArrayInputs:
         return len(self._split(split)[1])
 
     def eval_dataset(self, batch_size, split=None):
-        """Every example of ``split`` (default: test) in order, preprocessed; the last batch smaller."""
-        return pipeline.array_dataset(*self._split(split), batch_size, training=False, preprocess=self.preprocess)
+        """Every example of ``split`` (default: test) in order, preprocessed; the last batch smaller. The
+        preprocessed split is cached: validating every epoch does not whiten it again (nor rebuild the ZCA graph)."""
+        key = ("eval", split or "test")
+        if key not in self._examples:
+            self._examples[key] = pipeline.cached_examples(*self._split(split), self.preprocess)
+        return pipeline.batches(self._examples[key], self.count(split), batch_size, training=False)
 
     raw_kind = "images"
 
@@ -141,9 +149,10 @@ class ArrayInputs:
         images = tf.cond(tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width])),
                          lambda: images, lambda: augment.resize(images, [height, width]))
         images = tf.ensure_shape(images, [None, height, width, 3])
-        if self.zca is None:
+        if self.config.preprocess == "none":
             return images
-        from data.whitening import global_contrast_normalize
+        if self.zca is None:
+            return global_contrast_normalize(images)
         return whiten(global_contrast_normalize(images), state["zca_matrix"], state["zca_offset"])
 
     def serve_bytes(self, contents, state):

@@ -1,7 +1,6 @@
 """ParamGroupSGD against the paper's update rule worked in NumPy, per parameter group, for every recipe's settings
 (read from its flagfile), under the default strategy and MirroredStrategy over two logical CPUs."""
 
-import os
 
 import keras
 import numpy as np
