@@ -15,6 +15,8 @@ import json
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines; warnings and errors stay
+
 from absl import app, flags, logging
 
 flags.DEFINE_string("workdir", None, "Training workdir: evaluates its latest (or --checkpoint=best) checkpoint.")

@@ -11,6 +11,8 @@ import dataclasses
 import os
 import sys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines; warnings and errors stay
+
 from absl import app, flags, logging
 
 _BEFORE = set(flags.FLAGS)

@@ -59,10 +59,8 @@ class Config:
     log_every_steps: int = 50
     eval_every_epochs: int = 1
     eval_batch_size: int = 100
-    histogram_every_epochs: int = 1
     profile_steps: tuple = ()
     seed: int = 0
-    export_dir: str = None
 
 
 def steps_per_epoch(num_examples, global_batch, num_pipelines):
