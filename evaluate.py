@@ -11,6 +11,7 @@ A workdir's run.json says which model, dataset and preprocessing the run used; `
 checked against the split's size. Prints a table and writes a JSON report (``--report``).
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -105,8 +106,8 @@ def main(argv):
         if f.crops != "center":
             fail("--crops=ten needs the model itself: a SavedModel serves the central crop; use --workdir.")
         loaded = tf.saved_model.load(f.saved_model)
-        config = _data_config(f, {"dataset": "digits", "preprocess": "none"})
-        config = data_inputs.Config(**dict(config.__dict__, preprocess="none"))
+        # the SavedModel preprocesses its own input: the data is read raw, whatever --preprocess says
+        config = dataclasses.replace(_data_config(f, {"dataset": "digits"}), preprocess="none")
         label, report_base, image_size = f.saved_model, f.saved_model.rstrip("/"), None
     else:
         if not os.path.isfile(f.model_file):

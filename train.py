@@ -126,7 +126,7 @@ def main(argv):
         fail("--workdir is required: the directory for checkpoints, TensorBoard logs and flags.txt.")
     if f.batch_size < 1:
         fail(f"--batch_size={f.batch_size} is invalid; it must be >= 1.")
-    if len(f.profile_steps) not in (0, 2):
+    if len(f.profile_steps) not in (0, 2) or not all(s.isdigit() for s in f.profile_steps):
         fail(f"--profile_steps={','.join(f.profile_steps)}: expected START,END, e.g. 10,20.")
 
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines; the run's own progress is printed

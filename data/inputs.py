@@ -94,14 +94,13 @@ class ArrayInputs:
         self._train = (train_images, train_labels)
         self._eval = (eval_images, eval_labels)
         self._examples = {}
-        self.num_train, self.num_eval = len(train_labels), len(eval_labels)
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
         key = None if input_context is None else (input_context.num_input_pipelines,
                                                   input_context.input_pipeline_id)
         if key not in self._examples:  # one cache per shard, reused by every epoch
             self._examples[key] = pipeline.cached_examples(*self._train, self.preprocess, input_context)
-        count = self.num_train // (input_context.num_input_pipelines if input_context else 1)
+        count = self.count("train") // (input_context.num_input_pipelines if input_context else 1)
         return pipeline.batches(self._examples[key], count, batch_size, True, self.config.seed, epoch,
                                 skip_batches, self.config.augmentation, self.config.max_shift)
 
@@ -179,8 +178,7 @@ class ImageNetInputs:
         self.eval_source = imagenet.load_source(source, "validation", config.data_dir, config.download,
                                                 config.skip_bad_images, log)
         self.class_names = self.train_source.class_names
-        self.num_train, self.num_eval = self.train_source.count, self.eval_source.count
-        if not self.num_train or not self.num_eval:
+        if not self.train_source.count or not self.eval_source.count:
             raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: the training or validation "
                              "split is empty or of unknown size.")
         self.image_shape = (image_size, image_size, 3)
@@ -192,7 +190,8 @@ class ImageNetInputs:
         path = os.path.join(cache_dir, "mean_image.npy") if cache_dir else None
         if path and os.path.exists(path):
             return np.load(path)
-        log(f"computing the mean image of the {self.num_train:,} training images (one pass; --mean=caffe skips it)")
+        log(f"computing the mean image of the {self.train_source.count:,} training images (one pass; --mean=caffe "
+            "skips it)")
         mean = imagenet.mean_image(self.train_source, log=log)
         if path:
             from common.files import atomic_write

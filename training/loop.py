@@ -83,10 +83,10 @@ class Trainer:
         self.replicas = strategy.num_replicas_in_sync
         self.pipelines = getattr(strategy.extended, "_num_workers", 1) if isinstance(
             strategy, tf.distribute.MultiWorkerMirroredStrategy) else 1
-        self.steps_per_epoch = steps_per_epoch(inputs.num_train, config.batch_size, self.pipelines)
+        self.steps_per_epoch = steps_per_epoch(inputs.count("train"), config.batch_size, self.pipelines)
         if self.steps_per_epoch < 1:
-            raise ValueError(f"--batch_size={config.batch_size} leaves no full batch in the {inputs.num_train:,} "
-                             "training examples: use a smaller --batch_size.")
+            raise ValueError(f"--batch_size={config.batch_size} leaves no full batch in the "
+                             f"{inputs.count('train'):,} training examples: use a smaller --batch_size.")
         self.total_steps = config.train_steps or max(1, round(config.epochs * self.steps_per_epoch))
         self.run_info = dict(run_info, steps_per_epoch=self.steps_per_epoch, batch_size=config.batch_size)
         with strategy.scope():
@@ -203,7 +203,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ validation
     def validate(self):
         dataset = self.inputs.eval_dataset(self.config.eval_batch_size)
-        return evaluation.evaluate(self._predict, dataset, expected_count=self.inputs.num_eval, with_loss=True)
+        return evaluation.evaluate(self._predict, dataset, expected_count=self.inputs.count(), with_loss=True)
 
     # ------------------------------------------------------------------------------------------ main loop
     def train(self):
