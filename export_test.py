@@ -134,3 +134,25 @@ def test_failed_export_leaves_no_half_written_directory_and_keeps_the_previous(d
         export_module.export(models.build("allcnn", "all_cnn_c"), inputs, inputs.class_names, str(target))
     assert sorted(os.listdir(tmp_path)) == ["export"]
     assert (target / "saved_model.pb").read_bytes() == b"previous"
+
+
+def test_bad_requests_fail_with_invalid_argument_and_the_model_keeps_serving(digits_run):
+    loaded = tf.saved_model.load(str(digits_run / "export"))
+    by_bytes, by_images = loaded.signatures["serving_default"], loaded.signatures["serve_images"]
+    images = digits.load("test")[0][:2]
+    good_bytes = tf.constant([tf.io.encode_png(image).numpy() for image in images])
+    expected = by_bytes(images=good_bytes)["classes"].numpy()
+    bad = [
+        (by_bytes, tf.constant([b"this is not an image"]), "Unknown image file format"),
+        (by_bytes, tf.constant([], tf.string), "serving_default takes a batch \\[N >= 1\\].*got a tensor of shape.*\\[0\\]"),
+        (by_bytes, tf.constant([[b"a", b"b"]]), "serving_default takes .*got a tensor of shape.*\\[1 2\\]"),
+        (by_images, tf.zeros([0, 32, 32, 3], tf.uint8), "serve_images takes a batch.*shape.*\\[0 32 32 3\\]"),
+        (by_images, tf.zeros([32, 32, 3], tf.uint8), "serve_images takes a batch.*shape.*\\[32 32 3\\]"),
+        (by_images, tf.zeros([2, 32, 32, 4], tf.uint8), "serve_images takes .*height, width, 3.*\\[2 32 32 4\\]"),
+    ]
+    for signature, request, message in bad:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            signature(images=request)
+        # the next good request is served as before
+        np.testing.assert_array_equal(by_bytes(images=good_bytes)["classes"].numpy(), expected)
+    np.testing.assert_array_equal(by_images(images=tf.constant(images))["classes"].numpy(), expected)

@@ -20,6 +20,8 @@ _BEFORE = set(flags.FLAGS)
 flags.DEFINE_enum("model", "allcnn", ["alexnet", "allcnn"], "Model family.")
 flags.DEFINE_string("variant", None, "Variant of the family (default: alexnet 'paper', allcnn 'all_cnn_c').")
 flags.DEFINE_integer("num_classes", None, "Classes (default: the dataset's).")
+flags.DEFINE_list("dropout", [], "All-CNN dropout rates: the input's and after each pooling stage (default: the "
+                  "paper's 0.2,0.5).")
 flags.DEFINE_string("init", None, "All-CNN weight init: a Gaussian std (neon: 0.05) or a Keras initializer name "
                                   "(default: the variant's, he_normal for the paper's All-CNN-C).")
 flags.DEFINE_float("class_bias", None, "All-CNN: initial bias of the class conv (default: the variant's, 0; the "
@@ -137,6 +139,7 @@ def main(argv):
     from data import inputs as data_inputs
     from training import distribute
     from training.export import export
+    from common.errors import op_error_line
     from training.loop import Config, Trainer, TrainingError
 
     variant = f.variant or DEFAULT_VARIANT[f.model]
@@ -172,6 +175,10 @@ def main(argv):
         if f.model != "allcnn":
             fail("--class_bias is an All-CNN option; leave it unset for --model=alexnet.")
         model_options["class_bias"] = f.class_bias
+    if f.dropout:
+        if f.model != "allcnn":
+            fail("--dropout is an All-CNN option; leave it unset for --model=alexnet.")
+        model_options["dropout"] = _floats(f.dropout, "dropout")
     if f.model == "allcnn" and f.init:
         try:
             model_options["init"] = float(f.init)
@@ -196,17 +203,30 @@ def main(argv):
         eval_batch_size=f.eval_batch_size, profile_steps=tuple(int(s) for s in f.profile_steps), seed=f.seed)
     run_info = {"model": f.model, "variant": variant, "num_classes": num_classes, "dataset": f.dataset,
                 "image_size": image_size, "model_options": model_options, "data": dataclasses.asdict(data_config)}
+    trainer = None
     try:
         trainer = Trainer(config, strategy, build_model, inputs, run_info, extra_files={"flags.txt": resolved_flags()})
-        report = trainer.train()
+        outcome = trainer.train()
     except (TrainingError, ValueError) as err:
         fail(str(err))
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError) as err:
+        # an image that cannot be read, found by the input pipeline in the middle of training
+        fail(f"--dataset={f.dataset} --data_dir={f.data_dir}: the training data could not be read"
+             f"{f' at step {int(trainer.step.numpy()) + 1:,}' if trainer else ''}: {op_error_line(err)}. The checkpoints written so "
+             "far are kept; rerun the same command to resume once the data is fixed.")
+    if not trainer.chief:
+        return
+    if outcome.stopped_by:
+        print(f"stopped early by {outcome.stopped_by}: rerun the same command to resume"
+              + (" (the export is written when the run finishes)." if f.export_dir else "."))
+        return
     print(f"checkpoints: {os.path.join(f.workdir, 'checkpoints')} (best: {os.path.join(f.workdir, 'best')})")
     print(f"TensorBoard: tensorboard --logdir {f.workdir}")
+    report = outcome.report
     if report:
         print(f"final validation: top-1 accuracy {report['top1_accuracy']:.2%}, top-5 accuracy "
               f"{report['top5_accuracy']:.2%} on {report['examples']:,} {inputs.eval_split} examples")
-    if f.export_dir and trainer.chief:
+    if f.export_dir:
         keras.mixed_precision.set_global_policy("float32")
         serving_model = build_model()
         serving_model.set_weights(trainer.model.get_weights())

@@ -81,14 +81,17 @@ def output_classes(variant, num_classes):
     return num_classes
 
 
-def _layers(v, init, pad_last_conv, class_bias=None):
+DROPOUT = (0.2, 0.5)  # the paper: 20% on the input, 50% after each (replaced) pooling layer
+
+
+def _layers(v, init, pad_last_conv, class_bias=None, dropout=DROPOUT):
     bias = 0.0 if v.use_bias else None
 
     def conv(name, filters, kernel, stride=1, pad=None, relu=True, bias=bias):
         pad = (kernel - 1) // 2 if pad is None else pad
         return S.Conv(name, filters, kernel, stride=stride, pad=pad, init=init, bias=bias, relu=relu)
 
-    layers = [S.Dropout("drop0", 0.2)]  # 20% dropout on the input images (the paper's experimental setup)
+    layers = [S.Dropout("drop0", dropout[0])]  # 20% on the input images (the paper's experimental setup)
     n = 0
     for stage, width in enumerate((96, 192), start=1):
         for i in range(v.convs_per_stage):
@@ -97,7 +100,7 @@ def _layers(v, init, pad_last_conv, class_bias=None):
             layers.append(conv(f"conv{n}", width, 3, stride=2 if strided else 1))
         if v.downsample == "maxpool":
             layers.append(S.Pool(f"pool{stage}", 3, 2, kind="max", padding="same"))
-        layers.append(S.Dropout(f"drop{stage}", 0.5))
+        layers.append(S.Dropout(f"drop{stage}", dropout[1]))
     layers += [
         conv(f"conv{n + 1}", 192, 3, pad=1 if pad_last_conv else 0),
         conv(f"conv{n + 2}", 192, 1),
@@ -122,7 +125,7 @@ def _check_init(init):
                              "std > 0 (neon: 0.05) or a name such as 'he_normal' or 'glorot_uniform'.") from None
 
 
-def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None,
+def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
           classifier_activation="softmax"):
     """A Keras functional All-CNN-family model for 32x32x3 images.
 
@@ -130,6 +133,7 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
     ``class_bias``: None keeps the variant's (0, or no bias for neon); a number is the initial bias of the class
     conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
+    ``dropout``: None keeps the paper's (input 0.2, after each pooling stage 0.5); else the two rates.
     """
     S.check_choice("variant", variant, VARIANTS)
     S.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
@@ -139,5 +143,9 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     pad = v.pad_last_conv if pad_last_conv is None else pad_last_conv
     if class_bias is not None and not v.use_bias:
         raise ValueError(f"class_bias={class_bias!r}: the {variant!r} variant has no biases; leave --class_bias unset.")
-    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad, class_bias),
+    dropout = DROPOUT if dropout is None else tuple(dropout)
+    if len(dropout) != 2 or not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in dropout):
+        raise ValueError(f"dropout={dropout!r} is invalid; valid values are two rates in [0, 1): the input's and "
+                         "the one after each pooling stage (the paper: 0.2, 0.5).")
+    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad, class_bias, dropout),
                          output_classes(variant, num_classes), classifier_activation)

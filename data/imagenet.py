@@ -173,7 +173,7 @@ def _checked(contents, name):
     is_png = head == PNG_SIGNATURE
     ok = tf.logical_or(tf.logical_and(is_jpeg, tf.equal(tail, JPEG_EOI)), is_png)
     message = "is not an intact JPEG or PNG image (a truncated JPEG lacks its end marker); remove or replace it, " \
-              "or pass --skip_bad_images to leave such files out:"
+              "or pass --skip_bad_images to leave such files out"
     with tf.control_dependencies([tf.debugging.Assert(ok, [name, message], summarize=1)]):
         return tf.identity(contents), is_jpeg
 

@@ -96,13 +96,15 @@ class ArrayInputs:
         self._examples = {}
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
-        key = None if input_context is None else (input_context.num_input_pipelines,
-                                                  input_context.input_pipeline_id)
-        if key not in self._examples:  # one cache per shard, reused by every epoch
-            self._examples[key] = pipeline.cached_examples(*self._train, self.preprocess, input_context)
-        count = self.count("train") // (input_context.num_input_pipelines if input_context else 1)
-        return pipeline.batches(self._examples[key], count, batch_size, True, self.config.seed, epoch,
-                                skip_batches, self.config.augmentation, self.config.max_shift)
+        """``epoch``'s batches of ``batch_size`` after ``skip_batches``. With an ``input_context`` of P pipelines,
+        every pipeline shuffles the whole split in the same order and takes every P-th batch (pipeline i: batches
+        i, P + i, ...): a P-worker job then trains on exactly the global batches of a one-worker run with the same
+        global batch (the training split is small and in memory on every worker)."""
+        if "train" not in self._examples:  # cached once, reused by every epoch
+            self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
+        shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
+        return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
+                                epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard)
 
     def _split(self, split):
         if split not in (None, "train", "test"):

@@ -91,15 +91,10 @@ def shuffled(ds, buffer, seed, epoch):
             tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2))
 
 
-def cached_examples(images, labels, preprocess=None, input_context=None):
-    """The (preprocessed) examples of in-memory arrays, cached in memory after the first pass.
-
-    ``input_context`` (tf.distribute) shards the examples between the workers' input pipelines. The cache is shared
-    by every dataset built on the returned one, so each epoch's pipeline (``batches``) reuses it.
-    """
+def cached_examples(images, labels, preprocess=None):
+    """The (preprocessed) examples of in-memory arrays, cached in memory after the first pass. The cache is shared
+    by every dataset built on the returned one, so each epoch's pipeline (``batches``) reuses it."""
     ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int64)))
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if preprocess is not None:
         ds = ds.batch(PREPROCESS_BATCH).map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE,
                                             deterministic=True).unbatch()
@@ -107,37 +102,45 @@ def cached_examples(images, labels, preprocess=None, input_context=None):
 
 
 def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_batches=0, augmentation="none",
-            max_shift=MAX_SHIFT):
+            max_shift=MAX_SHIFT, shard=None):
     """Batches of ``examples`` (``count`` of them, e.g. from ``cached_examples``).
 
     Training with ``epoch=None``: shuffled afresh every pass, repeated forever. Training with ``epoch``: that one
     epoch only, in the order fixed by ``epoch_seed(seed, epoch)``, starting after ``skip_batches`` batches (a resumed
     run), the last partial batch dropped. Evaluation: in order, every example, the last batch smaller.
+    ``shard=(P, i)``: only batches i, P + i, 2P + i ... of that sequence (``skip_batches`` counts this shard's),
+    and the same number in every shard.
     """
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"augmentation={augmentation!r} is invalid; valid choices: {', '.join(AUGMENTATIONS)}.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} is invalid; valid values are integers >= 1.")
-    if training and batch_size > count:
-        raise ValueError(f"batch_size={batch_size} is larger than the {count} training images; training drops "
-                         "the last partial batch, so no batch would remain. Use a smaller --batch_size.")
+    parts, index = shard or (1, 0)
+    if training and batch_size * parts > count:
+        raise ValueError(f"batch_size={batch_size * parts} is larger than the {count} training images; training "
+                         "drops the last partial batch, so no batch would remain. Use a smaller --batch_size.")
     ds = examples
     if training:
         ds, seeds = shuffled(ds, count, seed, epoch)
         if augmentation != "none":
             ds = tf.data.Dataset.zip(ds, seeds)
-            ds = ds.skip(skip_batches * batch_size).map(
+            ds = ds.skip(skip_batches * parts * batch_size).map(
                 lambda example, s: (flip_translate(example[0], s, max_shift, augmentation == "flip_translate"),
                                      example[1]),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         else:
-            ds = ds.skip(skip_batches * batch_size)
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+            ds = ds.skip(skip_batches * parts * batch_size)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    if parts > 1:
+        if epoch is not None:  # equal shards: the batches of whole global batches only
+            ds = ds.take((count // (batch_size * parts) - skip_batches) * parts)
+        ds = ds.shard(parts, index)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def array_dataset(images, labels, batch_size, training, preprocess=None, seed=None, augmentation="none",
-                  max_shift=MAX_SHIFT, input_context=None, epoch=None, skip_batches=0):
+                  max_shift=MAX_SHIFT, epoch=None, skip_batches=0):
     """A tf.data pipeline of (preprocessed image batch, label batch) over in-memory arrays: ``cached_examples``
     then ``batches`` (see both)."""
-    examples = cached_examples(images, labels, preprocess, input_context)
+    examples = cached_examples(images, labels, preprocess)
     return batches(examples, len(images), batch_size, training, seed, epoch, skip_batches, augmentation, max_shift)

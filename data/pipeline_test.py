@@ -66,7 +66,24 @@ def test_flip_translate_augmentation_and_sharding():
         assert padded_matches
     with pytest.raises(ValueError, match="augmentation='crop' is invalid; valid choices: none, flip_translate"):
         pipeline.array_dataset(images, labels, 64, training=True, augmentation="crop")
-    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0, num_replicas_in_sync=2)
-    test_images, test_labels, _ = pipeline.load_arrays("digits", "test")
-    shard = pipeline.array_dataset(test_images, test_labels, 64, training=False, input_context=context)
-    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in shard]), test_labels[0::2])
+
+
+def test_shards_of_an_epoch_interleave_into_the_one_pipeline_batches():
+    """Two workers' pipelines (batch 16 each) hold, step by step, exactly the examples and augmentations of one
+    pipeline's batch of 32 (what makes a 2-worker run equal a 1-worker run), also after a resume's skip."""
+    images, labels, _ = pipeline.load_arrays("digits", "train")
+    examples = pipeline.cached_examples(images[:300], labels[:300])
+
+    def epoch(batch, shard=None, skip=0):
+        return [(x.numpy(), y.numpy()) for x, y in pipeline.batches(
+            examples, 300, batch, True, seed=7, epoch=2, skip_batches=skip, augmentation="translate", shard=shard)]
+
+    whole, first, second = epoch(32), epoch(16, (2, 0)), epoch(16, (2, 1))
+    assert len(whole) == len(first) == len(second) == 300 // 32
+    for (x, y), (x0, y0), (x1, y1) in zip(whole, first, second):
+        np.testing.assert_array_equal(x, np.concatenate([x0, x1]))
+        np.testing.assert_array_equal(y, np.concatenate([y0, y1]))
+    resumed = epoch(16, (2, 1), skip=3)
+    assert len(resumed) == len(second) - 3
+    for (x, _), (x_resumed, _) in zip(second[3:], resumed):
+        np.testing.assert_array_equal(x, x_resumed)

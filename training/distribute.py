@@ -43,7 +43,8 @@ def make(name):
     if name not in STRATEGIES:
         raise ValueError(f"--strategy={name!r} is invalid; valid strategies: {', '.join(STRATEGIES)}.")
     workers = tf_config().get("cluster", {}).get("worker", [])
-    gpus = tf.config.list_logical_devices("GPU")
+    # physical devices: listing them does not start the runtime, which MultiWorkerMirroredStrategy must configure
+    gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":
         name = "multi_worker" if len(workers) > 1 else "mirrored" if len(gpus) > 1 else "one_device"
     if name == "multi_worker":
@@ -53,9 +54,9 @@ def make(name):
                              '"task": {"type": "worker", "index": 0}}\'.')
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        devices = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
 
 
 def is_chief(strategy):
@@ -65,6 +66,15 @@ def is_chief(strategy):
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+
+
+def num_workers(strategy):
+    """How many processes (each with its own input pipeline) the strategy spans: the chief and workers of a
+    multi-worker job, else 1."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    spec = strategy.cluster_resolver.cluster_spec()
+    return max(1, sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs))
 
 
 def worker_index(strategy):

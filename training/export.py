@@ -4,6 +4,9 @@ Signatures (both return the top-5 class indices ``classes`` (int32), their ``cla
 ``probabilities``, and every class's probability as ``all_probabilities``):
 - ``serving_default``: ``images`` (tf.string, [batch]): encoded JPEG/PNG images.
 - ``serve_images``: ``images`` (tf.uint8, [batch, height, width, 3]) already decoded.
+Bad requests (bytes that are not an image, an empty batch, a tensor of another rank or channel count) fail with
+InvalidArgument and a message saying what was expected; the model keeps serving. The signatures therefore declare
+no fixed rank: the shape is checked inside, where the error can say what it should be.
 The preprocessing is the evaluation's own (``data.inputs``: central crop and mean subtraction for ImageNet; resize,
 GCN and ZCA for the 32x32 datasets); its statistics (ZCA matrix, mean image) are variables of the SavedModel. The
 SavedModel needs no project code to load: ``tf.saved_model.load(path).signatures["serving_default"]``.
@@ -30,6 +33,29 @@ def _outputs(model, inputs, class_names):
             "all_probabilities": probabilities}
 
 
+def _checked(images, rank, what):
+    """``images`` if it has ``rank`` dimensions, a non-empty batch and (rank 4) 3 channels, else InvalidArgument
+    saying ``what`` was expected and what came.
+
+    The check is a data dependency (a cond whose failing branch asserts), not a control dependency: Grappler infers
+    the input's shape from what the model needs downstream and would let a control-dependent check be overtaken by
+    the first op that fails on the bad shape, with a far less helpful message."""
+    shape = tf.shape(images)
+    padded = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)  # index safely whatever the rank
+    ok = tf.logical_and(tf.equal(tf.size(shape), rank), padded[0] > 0)
+    if rank == 4:
+        ok = tf.logical_and(ok, tf.equal(padded[3], 3))
+
+    def fail():
+        message = [f"{what}; got a tensor of shape", shape]
+        with tf.control_dependencies([tf.debugging.Assert(False, message, summarize=8)]):
+            return tf.identity(images)
+
+    images = tf.cond(ok, lambda: tf.identity(images), fail)
+    images.set_shape([None] if rank == 1 else [None, None, None, 3])
+    return images
+
+
 def export(model, inputs, class_names, export_dir, log=print):
     """Write ``model`` (outside any distribution strategy) with the preprocessing of ``inputs`` to ``export_dir``."""
     export_dir = os.path.abspath(export_dir)
@@ -40,17 +66,18 @@ def export(model, inputs, class_names, export_dir, log=print):
                                for name, value in inputs.serving_state().items()}
 
     def serve_bytes(images):
+        images = _checked(images, 1, "serving_default takes a batch [N >= 1] of encoded JPEG/PNG images")
         return _outputs(model, inputs.serve_bytes(images, state.variables_by_name), class_names)
 
     def serve_images(images):
+        images = _checked(images, 4, "serve_images takes a batch [N >= 1, height, width, 3] of uint8 RGB images")
         return _outputs(model, inputs.serve_images(images, state.variables_by_name), class_names)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(state)
-    archive.add_endpoint("serving_default", serve_bytes, [tf.TensorSpec([None], tf.string, name="images")])
-    archive.add_endpoint("serve_images", serve_images, [tf.TensorSpec([None, None, None, 3], tf.uint8,
-                                                                     name="images")])
+    archive.add_endpoint("serving_default", serve_bytes, [tf.TensorSpec(None, tf.string, name="images")])
+    archive.add_endpoint("serve_images", serve_images, [tf.TensorSpec(None, tf.uint8, name="images")])
     temporary = f"{export_dir}.tmp-{os.getpid()}"
     previous = f"{export_dir}.old-{os.getpid()}"
     try:

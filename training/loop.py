@@ -6,16 +6,20 @@ The model code knows nothing of this module; the data comes from ``data.inputs``
 """
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import shutil
+import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import evaluation
-from training import distribute, progress
+from common.errors import op_error_line
+from training import distribute, preemption, progress
 from training.optim import GROUPS, ParamGroupSGD
 from training.schedules import Plateau, Schedule
 
@@ -36,8 +40,23 @@ def model_state(model):
 
 
 class TrainingError(RuntimeError):
-    """A run that cannot go on (non-finite loss, a workdir that does not match): the message says why and what
-    to do; the checkpoints written so far are kept."""
+    """A run that cannot go on (non-finite loss, a workdir that does not match or cannot be written, a worker that
+    died): the message says why and what to do; the checkpoints written so far are kept."""
+
+
+# what a lost peer of a multi-worker job raises from the collective ops of the step
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+               tf.errors.DeadlineExceededError)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How ``Trainer.train`` ended: the last validation report (None if none ran), the step reached, the checkpoint
+    written last, and the signal that stopped it early (None when it ran to the end)."""
+    report: dict = None
+    step: int = 0
+    checkpoint: str = None
+    stopped_by: str = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +82,20 @@ class Config:
     seed: int = 0
 
 
-def steps_per_epoch(num_examples, global_batch, num_pipelines):
-    """Batches each input pipeline yields per epoch: its shard of ``num_examples // num_pipelines`` examples in
-    batches of ``global_batch // num_pipelines``, the last partial batch dropped (equal on every worker)."""
-    return (num_examples // num_pipelines) // (global_batch // num_pipelines)
+def steps_per_epoch(num_examples, global_batch):
+    """Steps per epoch: full global batches, the last partial one dropped. The same whether the examples are split
+    between P input pipelines first (ImageNet: floor(floor(N / P) / (B / P)) = floor(N / B)) or the batches are
+    (the in-memory datasets)."""
+    return num_examples // global_batch
+
+
+def fingerprint(model):
+    """A short hash of the model's weights (their bytes, in order): equal on every worker of a multi-worker job, and
+    between runs that should have trained identically."""
+    digest = hashlib.sha256()
+    for v in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(v.value)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 class Trainer:
@@ -81,9 +110,8 @@ class Trainer:
         self.extra_files = dict(extra_files or {})
         self.chief = distribute.is_chief(strategy)
         self.replicas = strategy.num_replicas_in_sync
-        self.pipelines = getattr(strategy.extended, "_num_workers", 1) if isinstance(
-            strategy, tf.distribute.MultiWorkerMirroredStrategy) else 1
-        self.steps_per_epoch = steps_per_epoch(inputs.count("train"), config.batch_size, self.pipelines)
+        self.workers = distribute.num_workers(strategy)
+        self.steps_per_epoch = steps_per_epoch(inputs.count("train"), config.batch_size)
         if self.steps_per_epoch < 1:
             raise ValueError(f"--batch_size={config.batch_size} leaves no full batch in the "
                              f"{inputs.count('train'):,} training examples: use a smaller --batch_size.")
@@ -122,20 +150,22 @@ class Trainer:
                 objective = optimizer.scale_loss(loss) if scaled else loss
             return loss, probabilities, tape.gradient(objective, model.trainable_variables)
 
-        def replica_step(images, labels):
+        def replica_step(images, labels, stop):
             loss, probabilities, grads = gradients(images, labels)
             optimizer.apply(grads, model.trainable_variables)
             labels = tf.cast(labels, tf.int32)
             top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, 1), tf.int64))
             top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, min(5, probabilities.shape[-1])),
                                          tf.int64))
-            return loss, top1, top5
+            return loss, top1, top5, tf.identity(stop)  # a per-replica value, for the reduction
 
         @tf.function
-        def train_step(iterator, rates):
+        def train_step(iterator, rates, stop):
+            """One step; ``stop`` (this worker's preemption request, 0 or 1) comes back summed over every replica
+            of every worker, so that all of them agree on when to stop."""
             self.sgd.set_learning_rates(rates)
             images, labels = next(iterator)
-            results = self.strategy.run(replica_step, args=(images, labels))
+            results = self.strategy.run(replica_step, args=(images, labels, stop))
             self.step.assign_add(1)
             return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results]
 
@@ -147,8 +177,56 @@ class Trainer:
                 "biases": self.config.bias_schedule(step, self.steps_per_epoch, reductions)}
 
     # ------------------------------------------------------------------------------------------ workdir
+    def checkpoint_bytes(self):
+        """The size of one checkpoint: every model and optimizer variable (weights, momenta, counters)."""
+        variables = list(self.model.variables) + list(self.optimizer.variables)
+        return sum(math.prod(v.shape) * tf.as_dtype(v.dtype).size for v in variables)
+
+    def _check_writable(self):
+        """Fail before training, with the reason, when the workdir cannot be written or lacks the space for the
+        checkpoints kept (the last ``keep_checkpoints``, the best, and the one being written)."""
+        workdir = self.config.workdir
+        try:
+            os.makedirs(workdir, exist_ok=True)
+            probe = os.path.join(workdir, f".write-test-{os.getpid()}")
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as err:
+            raise TrainingError(f"--workdir={workdir} cannot be written ({err.strerror or err}): fix its permissions "
+                                "or pass another --workdir.") from None
+        needed = (self.config.keep_checkpoints + 2) * self.checkpoint_bytes()
+        free = shutil.disk_usage(workdir).free
+        if free < needed:
+            raise TrainingError(
+                f"--workdir={workdir} has {free / 2**20:,.0f} MiB free but the checkpoints need about "
+                f"{needed / 2**20:,.0f} MiB ({self.config.keep_checkpoints} kept + the best + one being written, "
+                f"{self.checkpoint_bytes() / 2**20:,.1f} MiB each): free some space, lower --keep_checkpoints, or pass "
+                "another --workdir.")
+
+    def _restore(self):
+        """Restore the newest checkpoint of the chief's directory that can be read; a damaged one (a disk that
+        filled up, a file truncated by a copy) is reported and the one before it tried. Returns its path or None."""
+        directory = os.path.join(self.config.workdir, CHECKPOINTS)
+        state = tf.train.get_checkpoint_state(directory)
+        candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+        for path in candidates:
+            if not os.path.isabs(path):
+                path = os.path.join(directory, path)
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+                return path
+            except (tf.errors.OpError, ValueError, AssertionError, IndexError, OSError) as err:  # unreadable
+                reason = op_error_line(err)
+                self.log(f"warning: checkpoint {path} cannot be restored ({reason}); trying the one before it")
+        if candidates:
+            raise TrainingError(f"none of the checkpoints in {directory} can be restored (see the warnings above): "
+                                "move that directory away to start afresh.")
+        return None
+
     def _prepare_workdir(self):
-        """Check that the workdir holds this run (or nothing), write run.json, restore the latest checkpoint."""
+        """Check that the workdir holds this run (or nothing) and can be written, write run.json, restore the
+        latest checkpoint."""
         workdir = self.config.workdir
         path = os.path.join(workdir, RUN_FILE)
         if os.path.exists(path):
@@ -164,7 +242,7 @@ class Trainer:
                     ": pass another --workdir, or the flags of that run (--flagfile=" +
                     os.path.join(workdir, "flags.txt") + ").")
         if self.chief:
-            os.makedirs(workdir, exist_ok=True)
+            self._check_writable()
             from common.files import atomic_write
             with atomic_write(path) as f:
                 json.dump(self.run_info, f, indent=2, sort_keys=True)
@@ -178,9 +256,8 @@ class Trainer:
         self.best_manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(workdir, BEST) if self.chief else directory + "-best", 1,
             step_counter=self.step, checkpoint_name="best")
-        latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINTS))  # the chief's, for every worker
+        latest = self._restore()  # the chief's checkpoints, for every worker
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
             if self.plateau:
                 self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
             self.log(f"resumed from {latest} (step {int(self.step.numpy()):,})")
@@ -193,9 +270,31 @@ class Trainer:
         return self._save(self.manager)
 
     def _save(self, manager):
-        """Every worker saves (tf.distribute needs all of them); the others' copies go to a temporary directory that
-        is deleted at once."""
-        path = manager.save(checkpoint_number=self.step)
+        """Save a checkpoint of finite weights. Every worker saves (tf.distribute needs all of them); the others'
+        copies go to a temporary directory that is deleted at once.
+
+        TensorFlow writes the new files, then names them in the directory's ``checkpoint`` state file (atomically),
+        then deletes the oldest: a run killed during the write leaves the previous checkpoints listed and intact,
+        and one whose write fails (a full disk) is stopped here with the previous ones kept.
+        """
+        step = int(self.step.numpy())
+        bad = [v.path for v in self.model.trainable_variables if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+        if bad:
+            raise TrainingError(
+                f"the weights became non-finite at step {step:,} ({', '.join(bad[:3])}"
+                f"{' ...' if len(bad) > 3 else ''}), learning rate {self.learning_rates(step - 1)['weights']:g}: "
+                f"stopped without saving them. The last good checkpoint is kept in {self.manager.directory}; lower "
+                "--learning_rate (or add --warmup_epochs) and rerun to resume from it.")
+        try:
+            path = manager.save(checkpoint_number=self.step)
+        except (OSError, tf.errors.OpError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else op_error_line(err)
+            previous = manager.latest_checkpoint
+            raise TrainingError(
+                f"the checkpoint of step {step:,} could not be written to {manager.directory} ({reason}); "
+                + (f"the previous one, {previous}, is kept. " if previous else "")
+                + "Free some space (or pass --keep_checkpoints lower) and rerun the same command to resume."
+            ) from None
         if not self.chief:
             shutil.rmtree(manager.directory, ignore_errors=True)
         return path
@@ -207,8 +306,23 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ main loop
     def train(self):
-        config = self.config
+        """Train to the end (or until SIGTERM/SIGINT: then save and return); returns an ``Outcome``."""
         self._prepare_workdir()
+        try:
+            with preemption.StopRequest() as stop:
+                return self._train(stop)
+        except PEER_ERRORS as err:
+            if self.workers == 1:
+                raise
+            reason = op_error_line(err)
+            raise TrainingError(
+                f"a worker of this {self.workers}-worker job stopped answering at step {int(self.step.numpy()):,} "
+                f"({type(err).__name__}: {reason}): the job stops. The last checkpoint is "
+                f"{tf.train.latest_checkpoint(os.path.join(self.config.workdir, CHECKPOINTS))}; restart every "
+                "worker with the same command to resume from it.") from None
+
+    def _train(self, stop):
+        config = self.config
         summaries = progress.Summaries(config.workdir if self.chief else None)
         step = int(self.step.numpy())
         epoch, skip = divmod(step, self.steps_per_epoch)
@@ -216,7 +330,7 @@ class Trainer:
         if step >= self.total_steps:
             self.log(f"nothing to do: the checkpoint is at step {step:,} of {self.total_steps:,}")
         first_batch_shown = step > 0
-        last_report = None
+        outcome = Outcome(step=step)
         while step < self.total_steps:
             steps = min(self.steps_per_epoch - skip, self.total_steps - step)
             dataset = self.strategy.distribute_datasets_from_function(
@@ -229,8 +343,9 @@ class Trainer:
                 if step in config.profile_steps[:1] and self.chief:
                     tf.profiler.experimental.start(os.path.join(config.workdir, "train"))
                 rates = self.learning_rates(step)
-                loss, top1, top5 = self._train_step(iterator, {g: tf.constant(rates[g], tf.float32)
-                                                               for g in GROUPS})
+                loss, top1, top5, stops = self._train_step(
+                    iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
+                    tf.constant(int(stop.signal is not None), tf.int32))
                 loss = float(loss)
                 step += 1
                 if not math.isfinite(loss):
@@ -248,18 +363,36 @@ class Trainer:
                 if step % config.log_every_steps == 0 or step == self.total_steps:
                     summaries.train(interval.report(), rates, step)
                     interval = progress.Interval()
+                if int(stops) and step < self.total_steps:
+                    return self._preempted(stop, step, epoch, summaries, interval, rates, outcome)
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
-                    self.save()
+                    outcome.checkpoint = self.save()
             epoch, skip = epoch + 1, 0
             epoch_done = step % self.steps_per_epoch == 0
             if epoch_done or step == self.total_steps:
                 if epoch_done and (epoch % config.eval_every_epochs == 0) or step == self.total_steps:
-                    last_report = self._end_of_epoch_validation(epoch, step, summaries)
+                    outcome.report = self._end_of_epoch_validation(epoch, step, summaries)
                 summaries.histograms(self.model, step)
-                path = self.save()
-                bar.done(path if self.chief else None)
+                outcome.checkpoint = self.save()
+                bar.done(outcome.checkpoint if self.chief else None)
         summaries.close()
-        return last_report
+        outcome.step = step
+        self.log(f"weights fingerprint: {fingerprint(self.model)}")
+        return outcome
+
+    def _preempted(self, stop, step, epoch, summaries, interval, rates, outcome):
+        """Save at this step boundary and return; the rerun resumes here (mid-epoch: the rest of the epoch's
+        batches, in the same order)."""
+        started = time.monotonic()
+        if interval.steps:
+            summaries.train(interval.report(), rates, step)
+        summaries.close()
+        outcome.checkpoint = self.save()
+        outcome.step, outcome.stopped_by = step, stop.signal or "another worker's signal"
+        self.log(f"stopped by {outcome.stopped_by} at step {step:,} (epoch {epoch + 1}): checkpoint "
+                 f"{outcome.checkpoint if self.chief else 'written by the chief'} saved in "
+                 f"{time.monotonic() - started:.1f} s; rerun the same command to resume from it.")
+        return outcome
 
     def _train_dataset(self, ctx, epoch, skip):
         """One input pipeline's batches of ``epoch`` after ``skip`` steps. distribute_datasets_from_function wants
