@@ -106,6 +106,11 @@ def test_dropout_rates_and_relu_everywhere(models):
     assert [model.get_layer(n).rate for n in ("drop0", "drop1", "drop2")] == [0.2, 0.5, 0.5]
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 9 and all(layer.activation is keras.activations.relu for layer in convs)
+    lighter = allcnn.build("all_cnn_c", dropout=(0.1, 0.25))
+    assert [lighter.get_layer(n).rate for n in ("drop0", "drop1", "drop2")] == [0.1, 0.25, 0.25]
+    for bad in ((0.5,), (0.2, 1.0), (-0.1, 0.5)):
+        with pytest.raises(ValueError, match="dropout=.* is invalid; valid values are two rates in \\[0, 1\\)"):
+            allcnn.build("all_cnn_c", dropout=bad)
 
 
 def test_neon_pads_classes_to_a_power_of_two():
