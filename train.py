@@ -97,11 +97,11 @@ def fail(message):
     sys.exit(f"train.py: error: {message}")
 
 
-def _floats(values, flag):
+def _floats(values, flag, example="200,250,300"):
     try:
         return tuple(float(v) for v in values)
     except ValueError:
-        fail(f"--{flag}={','.join(values)}: expected numbers separated by commas, e.g. 200,250,300.")
+        fail(f"--{flag}={','.join(values)}: expected numbers separated by commas, e.g. {example}.")
 
 
 def schedules(f):
@@ -138,8 +138,8 @@ def main(argv):
     import models
     from data import inputs as data_inputs
     from training import distribute
-    from training.export import export
     from common.errors import op_error_line
+    from training.export import export
     from training.loop import Config, Trainer, TrainingError
 
     variant = f.variant or DEFAULT_VARIANT[f.model]
@@ -178,7 +178,7 @@ def main(argv):
     if f.dropout:
         if f.model != "allcnn":
             fail("--dropout is an All-CNN option; leave it unset for --model=alexnet.")
-        model_options["dropout"] = _floats(f.dropout, "dropout")
+        model_options["dropout"] = _floats(f.dropout, "dropout", "0.2,0.5")
     if f.model == "allcnn" and f.init:
         try:
             model_options["init"] = float(f.init)
@@ -211,9 +211,10 @@ def main(argv):
         fail(str(err))
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError) as err:
         # an image that cannot be read, found by the input pipeline in the middle of training
-        fail(f"--dataset={f.dataset} --data_dir={f.data_dir}: the training data could not be read"
-             f"{f' at step {int(trainer.step.numpy()) + 1:,}' if trainer else ''}: {op_error_line(err)}. The checkpoints written so "
-             "far are kept; rerun the same command to resume once the data is fixed.")
+        where = f" at step {int(trainer.step.numpy()) + 1:,}" if trainer else ""
+        fail(f"--dataset={f.dataset} --data_dir={f.data_dir}: the training data could not be read{where}: "
+             f"{op_error_line(err)}. The checkpoints written so far are kept; rerun the same command to resume once "
+             "the data is fixed.")
     if not trainer.chief:
         return
     if outcome.stopped_by:

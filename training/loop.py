@@ -195,13 +195,14 @@ class Trainer:
         except OSError as err:
             raise TrainingError(f"--workdir={workdir} cannot be written ({err.strerror or err}): fix its permissions "
                                 "or pass another --workdir.") from None
-        needed = (self.config.keep_checkpoints + 2) * self.checkpoint_bytes()
+        each = self.checkpoint_bytes()
+        needed = (self.config.keep_checkpoints + 2) * each
         free = shutil.disk_usage(workdir).free
         if free < needed:
             raise TrainingError(
                 f"--workdir={workdir} has {free / 2**20:,.0f} MiB free but the checkpoints need about "
                 f"{needed / 2**20:,.0f} MiB ({self.config.keep_checkpoints} kept + the best + one being written, "
-                f"{self.checkpoint_bytes() / 2**20:,.1f} MiB each): free some space, lower --keep_checkpoints, or pass "
+                f"{each / 2**20:,.1f} MiB each): free some space, lower --keep_checkpoints, or pass "
                 "another --workdir.")
 
     def _restore(self):
