@@ -76,8 +76,8 @@ def main(argv):
     import tensorflow as tf
 
     import evaluation
-    from common.errors import op_error_line
     import models
+    from common.errors import DATA_ERRORS, op_error_line
     from data import inputs as data_inputs
     from training.loop import model_state
 
@@ -135,7 +135,7 @@ def main(argv):
         report = evaluation.evaluate(predict, dataset, expected_count=expected)
     except (FileNotFoundError, ValueError) as err:
         fail(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}")
-    except tf.errors.InvalidArgumentError as err:
+    except DATA_ERRORS as err:
         fail(f"--dataset={config.dataset}: the data could not be read: {op_error_line(err)}")
     report.update(model=label, dataset=config.dataset, split=split, crops=f.crops, classes=len(inputs.class_names))
     path = f.report or f"{report_base}.{config.dataset}-{split}{'-10crop' if f.crops == 'ten' else ''}.eval.json"

@@ -138,7 +138,7 @@ def main(argv):
     import models
     from data import inputs as data_inputs
     from training import distribute
-    from common.errors import op_error_line
+    from common.errors import DATA_ERRORS, op_error_line
     from training.export import export
     from training.loop import Config, Trainer, TrainingError
 
@@ -209,7 +209,7 @@ def main(argv):
         outcome = trainer.train()
     except (TrainingError, ValueError) as err:
         fail(str(err))
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError) as err:
+    except DATA_ERRORS as err:
         # an image that cannot be read, found by the input pipeline in the middle of training
         where = f" at step {int(trainer.step.numpy()) + 1:,}" if trainer else ""
         fail(f"--dataset={f.dataset} --data_dir={f.data_dir}: the training data could not be read{where}: "

@@ -2,6 +2,11 @@
 
 import re
 
+import tensorflow as tf
+
+# what the input pipeline raises on data it cannot read (a bad image, a truncated record, a file gone missing)
+DATA_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError)
+
 _NOISE = re.compile(r"^(Graph execution error:|Detected at node|<stack traces unavailable>|\s*File \"|\s*\[\[|$)")
 
 
