@@ -180,3 +180,44 @@ def test_tower_config_round_trip():
     clone.set_weights(layer.get_weights())
     x = np.random.RandomState(2).normal(size=(1, 7, 7, 6)).astype(np.float32)
     np.testing.assert_array_equal(layer(x).numpy(), clone(x).numpy())
+
+
+@pytest.mark.parametrize("size,k,alpha,beta", [(5, 2.0, 1e-4, 0.75), (3, 1.0, 2e-5, 0.75), (5, 1.5, 1e-3, 0.5)])
+def test_lrn_gradient_matches_tensorflow_kernel(size, k, alpha, beta):
+    # The layer's written-out gradient against TF's own LRNGrad kernel, and against float64 finite differences.
+    x = tf.constant(_activations((2, 3, 3, 13), seed=6, high=30.0))
+    dy = tf.constant(np.random.RandomState(7).normal(size=x.shape).astype(np.float32))
+    layer = LocalResponseNormalization(size=size, alpha=alpha, beta=beta, k=k)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layer(x)
+        theirs = tf.nn.local_response_normalization(x, size // 2, k, alpha, beta)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(ours, x, output_gradients=dy).numpy(),
+                               tape.gradient(theirs, x, output_gradients=dy).numpy(), rtol=1e-4, atol=1e-6)
+
+    x64 = x.numpy().astype(np.float64)
+    i = (1, 2, 0, 6)  # one input element, perturbed both ways through the float64 NumPy formula
+    eps = 1e-4
+    plus, minus = x64.copy(), x64.copy()
+    plus[i] += eps
+    minus[i] -= eps
+    numeric = (np.sum(lrn_paper_numpy(plus, size, alpha, beta, k) * dy.numpy())
+               - np.sum(lrn_paper_numpy(minus, size, alpha, beta, k) * dy.numpy())) / (2 * eps)
+    assert tape.gradient(ours, x, output_gradients=dy).numpy()[i] == pytest.approx(numeric, rel=1e-3, abs=1e-5)
+
+
+@pytest.mark.parametrize("channels,half,block", [(13, 2, 4), (13, 1, 64), (260, 2, 64), (9, 3, 2)])
+def test_lrn_window_sum_by_blocks_equals_numpy(channels, half, block):
+    # Above 2 * block channels the window sum is built block by block; every channel's window must be whole.
+    from common.layers import _window_sum
+    x = np.random.RandomState(8).uniform(0, 5, (2, 3, channels)).astype(np.float32)
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (half, half)])
+    expected = sum(padded[..., j:j + channels] for j in range(2 * half + 1))
+    np.testing.assert_allclose(_window_sum(tf.constant(x), half, block).numpy(), expected, rtol=1e-6)
+
+
+def test_lrn_of_many_channels_matches_numpy():
+    x = _activations((2, 2, 2, 260), seed=9)
+    np.testing.assert_allclose(LocalResponseNormalization()(x).numpy(), lrn_paper_numpy(x, 5, 1e-4, 0.75, 2.0),
+                               rtol=1e-6, atol=1e-6)

@@ -20,7 +20,8 @@ import tensorflow as tf
 import evaluation
 from common.errors import op_error_line
 from training import distribute, preemption, progress
-from training.optim import GROUPS, ParamGroupSGD
+from training import step as step_lib
+from training.optim import GROUPS
 from training.schedules import Plateau, Schedule
 
 CHECKPOINTS, BEST = "checkpoints", "best"
@@ -119,11 +120,9 @@ class Trainer:
         self.run_info = dict(run_info, steps_per_epoch=self.steps_per_epoch, batch_size=config.batch_size)
         with strategy.scope():
             self.model = build_model()
-            inner = ParamGroupSGD(config.momentum, {"weights": config.weight_decay,
-                                                    "biases": config.bias_weight_decay})
-            self.optimizer = (keras.optimizers.LossScaleOptimizer(inner) if config.mixed_precision == "mixed_float16"
-                              else inner)
-            self.sgd = inner
+            self.optimizer, self.sgd = step_lib.make_optimizer(
+                config.momentum, {"weights": config.weight_decay, "biases": config.bias_weight_decay},
+                config.mixed_precision)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.plateau_state = {k: tf.Variable(v, dtype=tf.float64, trainable=False, name=f"plateau_{k}")
@@ -138,17 +137,9 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------ step
     def _make_train_step(self):
-        model, optimizer, global_batch = self.model, self.optimizer, self.config.batch_size
-        scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-
-        @tf.function(jit_compile=self.config.jit_compile)
-        def gradients(images, labels):
-            with tf.GradientTape() as tape:
-                probabilities = model(images, training=True)
-                per_example = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
-                loss = tf.reduce_sum(per_example) / global_batch  # summed over replicas by the all-reduce
-                objective = optimizer.scale_loss(loss) if scaled else loss
-            return loss, probabilities, tape.gradient(objective, model.trainable_variables)
+        model, optimizer = self.model, self.optimizer
+        # the loss is divided by the global batch: the all-reduce sums it over the replicas
+        gradients = step_lib.make_gradients(model, optimizer, self.config.batch_size, self.config.jit_compile)
 
         def replica_step(images, labels, stop):
             loss, probabilities, grads = gradients(images, labels)

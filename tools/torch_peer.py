@@ -1,0 +1,125 @@
+"""Our training step against PyTorch's on the same machine, interleaved round by round in one process (optional
+tooling: ``pip install torch==2.13.0``; the project does not depend on it).
+
+    python tools/torch_peer.py --model=alexnet [--precision=mixed_bfloat16] [--rounds=6]
+    python tools/torch_peer.py --model=allcnn --rounds=20
+
+The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy)
+written in PyTorch, in its faster memory layout on this CPU (issue #5: NCHW for the grouped AlexNet, channels_last
+for All-CNN-C), with ``torch.autocast(bfloat16)`` for ``mixed_bfloat16``. Each round runs one of our iterations
+(benchmark.py's, i.e. train.py's step) and one of PyTorch's; the last line is a JSON object with both rates and
+their ratio.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "alexnet: the paper's variant; allcnn: All-CNN-C.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Ours: Keras policy; PyTorch: autocast.")
+flags.DEFINE_integer("batch_size", 128, "Images per step.")
+flags.DEFINE_integer("rounds", 6, "Timed rounds (one step of each per round).")
+flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored.")
+
+
+def torch_alexnet_paper(torch):
+    """Krizhevsky et al. 2012 as alexnet/model.py's ``paper``: conv1 padded (0, 3) at 224, groups=2 on conv2/4/5,
+    LRN(5, alpha 1e-4, beta .75, k 2) after conv1/conv2 (torch divides alpha by the size: pass 5e-4), pools 3/2."""
+    nn = torch.nn
+    lrn = lambda: nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)  # noqa: E731
+    return nn.Sequential(
+        nn.ZeroPad2d((0, 3, 0, 3)), nn.Conv2d(3, 96, 11, 4), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Linear(9216, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 1000))
+
+
+def torch_all_cnn_c(torch):
+    """Springenberg et al. 2014, All-CNN-C as allcnn/model.py's ``all_cnn_c`` (the last 3x3 conv unpadded)."""
+    nn = torch.nn
+    layers = [nn.Dropout(0.2)]
+    channels = 3
+    for width in (96, 192):
+        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
+                   nn.ReLU(), nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(), nn.Dropout(0.5)]
+        channels = width
+    layers += [nn.Conv2d(192, 192, 3), nn.ReLU(), nn.Conv2d(192, 192, 1), nn.ReLU(), nn.Conv2d(192, 10, 1),
+               nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+def torch_step(model_name, batch_size, precision):
+    import torch
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.manual_seed(0)
+    if model_name == "alexnet":
+        net, size, classes, layout = torch_alexnet_paper(torch), 224, 1000, torch.contiguous_format
+    else:
+        net, size, classes, layout = torch_all_cnn_c(torch), 32, 10, torch.channels_last
+    net = net.to(memory_format=layout)
+    images = torch.randn(batch_size, 3, size, size).to(memory_format=layout)
+    labels = torch.randint(0, classes, (batch_size,))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "mixed_bfloat16"):
+            loss = loss_fn(net(images), labels)
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    return step
+
+
+def ours_step(model_name, batch_size, precision):
+    import keras
+
+    import models
+    from training import phases
+
+    keras.mixed_precision.set_global_policy(precision)
+    family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
+    model = models.build(family, variant, num_classes=1000 if family == "alexnet" else 10)
+    return phases.training_phases(model, batch_size, mixed_precision=precision)["iteration"]
+
+
+def main(argv):
+    del argv
+    f = flags.FLAGS
+    steps = {"ours": ours_step(f.model, f.batch_size, f.precision),
+             "pytorch": torch_step(f.model, f.batch_size, f.precision)}
+    times = {name: [] for name in steps}
+    for r in range(f.warmup + f.rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if r >= f.warmup:
+                times[name].append(time.perf_counter() - start)
+    rates = {name: f.batch_size / statistics.median(t) for name, t in times.items()}
+    import torch
+
+    for name in steps:
+        print(f"{name:8s} {rates[name]:7.1f} images/s (median of {f.rounds} rounds; "
+              f"{min(times[name]) * 1e3:.0f}-{max(times[name]) * 1e3:.0f} ms per step)")
+    print(f"ours / pytorch = {rates['ours'] / rates['pytorch']:.2f}  ({f.model}, {f.precision}, batch "
+          f"{f.batch_size}, torch {torch.__version__})")
+    print(json.dumps({"model": f.model, "precision": f.precision, "batch_size": f.batch_size, "rounds": f.rounds,
+                      "ours_images_per_second": rates["ours"], "pytorch_images_per_second": rates["pytorch"],
+                      "ratio": rates["ours"] / rates["pytorch"], "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    app.run(main)

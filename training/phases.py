@@ -1,0 +1,134 @@
+"""Timing the phases of a training step, as the seeds' tables do (fprop / bprop / update / iteration), and a matmul
+peak to compare them with. Used by benchmark.py; no flags here.
+
+The seeds' method (seeds 000/001: "run 12 times, the first two passes were ignored"; seed 002: 50 timed iterations)
+with performance.md's pitfall avoided: the update is its own compiled function, and bprop is what remains of the
+full iteration once fprop and update are taken out (timing "forward + gradients" and subtracting gave negative
+update times). The phases are interleaved, round by round (fprop, update, iteration, LRN, matmul, then again), so a
+slow spell of a shared machine hits every phase alike and the per-round bprop = iteration - fprop - update is paired.
+"""
+
+import dataclasses
+import statistics
+import time
+
+import keras
+import tensorflow as tf
+
+from common.layers import LocalResponseNormalization
+from training import step as step_lib
+
+
+def synchronize():
+    """Wait for every device to finish its queued work (GPU kernels run asynchronously; a no-op cost on the CPU)."""
+    tf.test.experimental.sync_devices()
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    mean: float
+    median: float
+    min: float
+    max: float
+    std: float
+
+    @classmethod
+    def of(cls, values):
+        values = list(values)
+        return cls(statistics.fmean(values), statistics.median(values), min(values), max(values),
+                   statistics.pstdev(values))
+
+
+def bprop_times(fprop, update, iteration):
+    """Per round: iteration - fprop - update (the seeds' bprop row)."""
+    return [i - f - u for f, u, i in zip(fprop, update, iteration, strict=True)]
+
+
+def time_rounds(functions, rounds, warmup, clock=time.perf_counter):
+    """Call each of ``functions`` (name -> callable) once per round, in order, ``warmup + rounds`` times; return
+    name -> the ``rounds`` durations in seconds after the warm-up (the first calls also trace and compile)."""
+    times = {name: [] for name in functions}
+    for r in range(warmup + rounds):
+        for name, function in functions.items():
+            synchronize()
+            start = clock()
+            function()
+            synchronize()
+            if r >= warmup:
+                times[name].append(clock() - start)
+    return times
+
+
+def matmul(size, dtype):
+    """A compiled ``size`` x ``size`` by ``size`` x ``size`` matmul in ``dtype`` and its FLOP (2 size^3)."""
+    a = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=1), trainable=False)
+    b = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=2), trainable=False)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+
+    @tf.function
+    def run():
+        return tf.reduce_sum(tf.matmul(a, b)[:1, :1])
+
+    return run, 2 * size ** 3
+
+
+def synthetic_batch(input_shape, batch_size, num_classes, seed=0):
+    """Random images (float32, what the input pipelines deliver) and labels, already on the device."""
+    rng = tf.random.Generator.from_seed(seed)
+    images = rng.normal((batch_size, *input_shape), dtype=tf.float32)
+    labels = rng.uniform((batch_size,), 0, num_classes, dtype=tf.int64)
+    return images, labels
+
+
+def training_phases(model, batch_size, jit_compile=False, mixed_precision="float32", momentum=0.9,
+                    weight_decay=5e-4, learning_rate=0.01, seed=0):
+    """name -> zero-argument callable for "fprop", "update" and "iteration" of ``model`` on one synthetic batch,
+    built from the trainer's own pieces (training/step.py): the iteration is train.py's gradients + apply."""
+    num_classes = model.output.shape[-1]
+    images, labels = synthetic_batch(model.input.shape[1:], batch_size, num_classes, seed)
+    optimizer, sgd = step_lib.make_optimizer(momentum, {"weights": weight_decay, "biases": 0.0}, mixed_precision)
+    optimizer.build(model.trainable_variables)
+    sgd.set_learning_rates({"weights": learning_rate, "biases": learning_rate})
+    variables = model.trainable_variables
+    gradients = step_lib.make_gradients(model, optimizer, batch_size, jit_compile)
+
+    @tf.function(jit_compile=jit_compile)
+    def fprop():
+        return step_lib.forward_loss(model, images, labels, batch_size)[0]
+
+    fixed_gradients = [tf.identity(g) for g in gradients(images, labels)[2]]
+
+    @tf.function
+    def update():
+        optimizer.apply(fixed_gradients, variables)
+
+    @tf.function
+    def iteration():
+        loss, _, grads = gradients(images, labels)
+        optimizer.apply(grads, variables)
+        return loss
+
+    return {"fprop": fprop, "update": update, "iteration": iteration}
+
+
+def lrn_phase(model, batch_size, seed=0):
+    """A callable running the forward and backward pass of every LRN layer of ``model`` on inputs of its real
+    activation shapes (None for a model without LRN): LRN adds time, not FLOPs, so it is timed on its own."""
+    layers = [layer for layer in model.layers if isinstance(layer, LocalResponseNormalization)]
+    if not layers:
+        return None
+    rng = tf.random.Generator.from_seed(seed)
+    dtype = keras.mixed_precision.global_policy().compute_dtype
+    inputs = [tf.cast(tf.nn.relu(rng.normal((batch_size, *layer.input.shape[1:]))), dtype) for layer in layers]
+
+    @tf.function
+    def run():
+        total = 0.0
+        for layer, x in zip(layers, inputs):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+            total += tf.reduce_sum(tf.cast(tape.gradient(y, x)[:1, :1, :1, :1], tf.float32))
+        return total
+
+    return run
