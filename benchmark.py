@@ -21,7 +21,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags
+from absl import app, flags, logging
 
 flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "Model family.")
 flags.DEFINE_string("variant", None, "Variant (default: alexnet 'paper', allcnn 'all_cnn_c').")
@@ -147,7 +147,7 @@ def summary(report):
 def all_table(reports):
     """One row per model: our phases and rates, then the seeds' Titan X figures where a seed timed that model."""
     head = (f"| {'model':<26} | {'fprop':>7} | {'bprop':>7} | {'update':>7} | {'iter':>7} | {'img/s':>6} | "
-            f"{'GFLOP/s':>7} | {'of peak':>7} | {'Titan X (seed) fprop/bprop/update/iter ms':<48} |")
+            f"{'GFLOP/s':>7} | {'of peak':>7} | {'Titan X (seed) fprop/bprop/update/iter ms':<70} |")
     lines = [head, "|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|"]
     for r in reports:
         ms = r["ms"]
@@ -157,7 +157,7 @@ def all_table(reports):
         lines.append(
             f"| {r['model'] + ' ' + r['variant']:<26} | {ms['fprop']['mean']:>7.0f} | {ms['bprop']['mean']:>7.0f} | "
             f"{ms['update']['mean']:>7.0f} | {ms['iteration']['mean']:>7.0f} | {r['images_per_second']:>6.1f} | "
-            f"{r['gflop_per_second']:>7.1f} | {peak:>7} | {seeds:<48} |")
+            f"{r['gflop_per_second']:>7.1f} | {peak:>7} | {seeds:<70} |")
     return "\n".join(lines)
 
 
@@ -170,6 +170,7 @@ def main(argv):
             sys.exit(f"benchmark.py: error: --{name}={f[name].value} is invalid; it must be >= 1.")
     if f.warmup < 1:
         sys.exit(f"benchmark.py: error: --warmup={f.warmup} is invalid; it must be >= 1 (the first round compiles).")
+    logging.set_verbosity(logging.ERROR)  # TensorFlow's retracing notes when --all builds one model after another
     import models
 
     common = dict(batch_size=f.batch_size, precision=f.precision, jit_compile=f.jit_compile,
