@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 import benchmark
 import models
@@ -109,3 +110,11 @@ def test_benchmark_rejects_a_bad_variant():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "--variant='paper' is not one of the allcnn variants" in result.stderr
+
+
+def test_lrn_phase_runs_the_models_lrn_layers_at_their_activation_shapes():
+    assert phases.lrn_phase(models.build("allcnn", "all_cnn_c"), 2) is None
+    model = models.build("alexnet", "paper")
+    run = phases.lrn_phase(model, 1)
+    assert run is not None and bool(tf.math.is_finite(run()))
+    assert [layer.input.shape[1:] for layer in model.layers if "lrn" in layer.name] == [(55, 55, 96), (27, 27, 256)]
