@@ -23,16 +23,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging
 
-flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "Model family.")
-flags.DEFINE_string("variant", None, "Variant (default: alexnet 'paper', allcnn 'all_cnn_c').")
-flags.DEFINE_integer("batch_size", 128, "Images per step (the seeds: 128).")
-flags.DEFINE_integer("num_classes", None, "Classes (default: 1000 for AlexNet, 10 for All-CNN).")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Keras dtype policy.")
-flags.DEFINE_bool("jit_compile", False, "Compile fprop and the gradients with XLA (as train.py --jit_compile).")
-flags.DEFINE_integer("iterations", 10, "Timed rounds (the AlexNet seeds: 10 of 12; the All-CNN seed: 50).")
-flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored (the seeds: 2); the first one compiles.")
-flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak (0: skip it).")
-flags.DEFINE_bool("all", False, "Every AlexNet variant and All-CNN-C, as one table beside the seeds' figures.")
+
+def define_flags():
+    """The flags, defined when run as a program only, so that tests can import the table functions beside
+    train.py's flags."""
+    flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "Model family.")
+    flags.DEFINE_string("variant", None, "Variant (default: alexnet 'paper', allcnn 'all_cnn_c').")
+    flags.DEFINE_integer("batch_size", 128, "Images per step (the seeds: 128).")
+    flags.DEFINE_integer("num_classes", None, "Classes (default: 1000 for AlexNet, 10 for All-CNN).")
+    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Keras dtype policy.")
+    flags.DEFINE_bool("jit_compile", False, "Compile fprop and the gradients with XLA (as train.py --jit_compile).")
+    flags.DEFINE_integer("iterations", 10, "Timed rounds (the AlexNet seeds: 10 of 12; the All-CNN seed: 50).")
+    flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored (the seeds: 2); the first one compiles.")
+    flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak (0: skip it).")
+    flags.DEFINE_bool("all", False, "Every AlexNet variant and All-CNN-C, as one table beside the seeds' figures.")
+
 
 DEFAULT_VARIANT = {"alexnet": "paper", "allcnn": "all_cnn_c"}
 DEFAULT_CLASSES = {"alexnet": 1000, "allcnn": 10}
@@ -199,4 +204,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
