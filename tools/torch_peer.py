@@ -15,7 +15,6 @@ import json
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,13 +100,9 @@ def main(argv):
     f = flags.FLAGS
     steps = {"ours": ours_step(f.model, f.batch_size, f.precision),
              "pytorch": torch_step(f.model, f.batch_size, f.precision)}
-    times = {name: [] for name in steps}
-    for r in range(f.warmup + f.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            if r >= f.warmup:
-                times[name].append(time.perf_counter() - start)
+    from training import phases
+
+    times = phases.time_rounds(steps, f.rounds, f.warmup)
     rates = {name: f.batch_size / statistics.median(t) for name, t in times.items()}
     import torch
 
