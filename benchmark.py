@@ -3,6 +3,7 @@
     python benchmark.py --model=alexnet --variant=paper --batch_size=128 [--precision=mixed_bfloat16]
     python benchmark.py --model=allcnn --iterations=50
     python benchmark.py --all            # every AlexNet variant and All-CNN-C, beside the seeds' Titan X figures
+    python benchmark.py --precision=mixed_bfloat16 --baseline_precision=float32   # the speed-up, in one run
 
 fprop, update and the full iteration are each their own compiled function on a synthetic batch (the trainer's own
 step: training/step.py); bprop = iteration - fprop - update, round by round (training/phases.py). The report gives
@@ -31,7 +32,10 @@ def define_flags():
     flags.DEFINE_string("variant", None, "Variant (default: alexnet 'paper', allcnn 'all_cnn_c').")
     flags.DEFINE_integer("batch_size", 128, "Images per step (the seeds: 128).")
     flags.DEFINE_integer("num_classes", None, "Classes (default: 1000 for AlexNet, 10 for All-CNN).")
-    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Keras dtype policy.")
+    flags.DEFINE_enum("precision", "float32", PRECISIONS, "Keras dtype policy.")
+    flags.DEFINE_enum("baseline_precision", None, PRECISIONS,
+                      "Also time the full iteration at this precision, interleaved with the rest, and report the "
+                      "speed-up over it (e.g. --precision=mixed_bfloat16 --baseline_precision=float32).")
     flags.DEFINE_bool("jit_compile", False, "Compile fprop and the gradients with XLA (as train.py --jit_compile).")
     flags.DEFINE_integer("iterations", 10, "Timed rounds (the AlexNet seeds: 10 of 12; the All-CNN seed: 50).")
     flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored (the seeds: 2); the first one compiles.")
@@ -39,6 +43,7 @@ def define_flags():
     flags.DEFINE_bool("all", False, "Every AlexNet variant and All-CNN-C, as one table beside the seeds' figures.")
 
 
+PRECISIONS = ["float32", "mixed_bfloat16", "mixed_float16"]
 DEFAULT_VARIANT = {"alexnet": "paper", "allcnn": "all_cnn_c"}
 DEFAULT_CLASSES = {"alexnet": 1000, "allcnn": 10}
 PHASES = ("fprop", "bprop", "update", "iteration")
@@ -72,8 +77,11 @@ def device_name():
     return f"CPU: {cpu}, {len(os.sched_getaffinity(0))} cores"
 
 
-def measure(family, variant, batch_size, precision, jit_compile, iterations, warmup, matmul_size, num_classes=None):
-    """Time one model; returns the report as a dict (the JSON line's content)."""
+def measure(family, variant, batch_size, precision, jit_compile, iterations, warmup, matmul_size, num_classes=None,
+            baseline_precision=None):
+    """Time one model; returns the report as a dict (the JSON line's content). With ``baseline_precision``, the
+    same model's full iteration at that precision joins the interleaved rounds, so the speed-up of ``precision``
+    over it is a ratio measured in one run."""
     import keras
     import tensorflow as tf
 
@@ -81,10 +89,17 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
     from common import flops
     from training import phases
 
-    keras.mixed_precision.set_global_policy(precision)
+    num_classes = num_classes or DEFAULT_CLASSES[family]
+    functions = {}
     try:
-        model = models.build(family, variant, num_classes=num_classes or DEFAULT_CLASSES[family])
-        functions = phases.training_phases(model, batch_size, jit_compile, precision)
+        if baseline_precision:
+            keras.mixed_precision.set_global_policy(baseline_precision)
+            baseline = models.build(family, variant, num_classes=num_classes)
+            functions["baseline"] = phases.training_phases(baseline, batch_size, jit_compile,
+                                                           baseline_precision)["iteration"]
+        keras.mixed_precision.set_global_policy(precision)
+        model = models.build(family, variant, num_classes=num_classes)
+        functions.update(phases.training_phases(model, batch_size, jit_compile, precision))
         lrn = phases.lrn_phase(model, batch_size)
         if lrn:
             functions["lrn"] = lrn
@@ -104,7 +119,7 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
         "jit_compile": jit_compile, "iterations": iterations, "warmup": warmup, "device": device_name(),
         "date": datetime.date.today().isoformat(), "tensorflow": tf.__version__,
         "ms": {name: {k: round(v * 1e3, 3) for k, v in vars(s).items()} for name, s in stats.items()
-               if name != "matmul"},
+               if name not in ("matmul", "baseline")},
         "images_per_second": batch_size / iteration,
         "forward_gflop_per_image": flops.forward_flops(model) / 1e9,
         "gflop_per_step": step_flops / 1e9,
@@ -114,6 +129,10 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
         peak = peak_flops / stats["matmul"].median / 1e9
         report.update(matmul_size=matmul_size, matmul_gflop_per_second=peak,
                       fraction_of_matmul_peak=report["gflop_per_second"] / peak)
+    if baseline_precision:
+        report.update(baseline_precision=baseline_precision,
+                      baseline_images_per_second=batch_size / stats["baseline"].mean,
+                      speedup_over_baseline=stats["baseline"].mean / iteration)
     if lrn:
         report["lrn_fraction_of_iteration"] = stats["lrn"].mean / iteration
     return report
@@ -146,6 +165,9 @@ def summary(report):
     if "lrn_fraction_of_iteration" in report:
         lines.append(f"LRN (forward + backward of its layers): {report['lrn_fraction_of_iteration']:.1%} of the "
                      "iteration")
+    if "speedup_over_baseline" in report:
+        lines.append(f"{report['speedup_over_baseline']:.2f}x the {report['baseline_precision']} iteration "
+                     f"({report['baseline_images_per_second']:.1f} images/s), timed in the same rounds")
     return "\n".join(lines)
 
 
@@ -179,7 +201,8 @@ def main(argv):
     import models
 
     common = dict(batch_size=f.batch_size, precision=f.precision, jit_compile=f.jit_compile,
-                  iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size)
+                  iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,
+                  baseline_precision=f.baseline_precision if f.baseline_precision != f.precision else None)
     if f.all:
         todo = [("alexnet", v) for v in models.variants("alexnet")] + [("allcnn", "all_cnn_c")]
     else:

@@ -89,10 +89,12 @@ def test_phase_table_and_all_table_layout():
 
 @pytest.mark.slow
 def test_benchmark_runs_and_its_json_line_is_consistent():
-    # All-CNN-C at batch 4 with a small matmul: every figure of the last line must agree with the others.
+    # All-CNN-C at batch 4 in bfloat16 against float32, with a small matmul: every figure of the last line must agree
+    # with the others.
     result = subprocess.run(
         [sys.executable, "benchmark.py", "--model=allcnn", "--batch_size=4", "--iterations=2", "--warmup=1",
-         "--matmul_size=256"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+         "--matmul_size=256", "--precision=mixed_bfloat16", "--baseline_precision=float32"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     ms = report["ms"]
@@ -102,7 +104,11 @@ def test_benchmark_runs_and_its_json_line_is_consistent():
     assert report["images_per_second"] == pytest.approx(4 / (ms["iteration"]["mean"] / 1e3), rel=1e-3)
     assert report["fraction_of_matmul_peak"] == pytest.approx(
         report["gflop_per_second"] / report["matmul_gflop_per_second"])
-    assert "| iteration   |" in result.stdout and "lrn" not in ms
+    assert "| iteration   |" in result.stdout and "lrn" not in ms and "baseline" not in ms
+    assert (report["precision"], report["baseline_precision"]) == ("mixed_bfloat16", "float32")
+    assert report["speedup_over_baseline"] == pytest.approx(
+        report["images_per_second"] / report["baseline_images_per_second"])
+    assert "x the float32 iteration" in result.stdout
 
 
 def test_benchmark_rejects_a_bad_variant():

@@ -40,31 +40,43 @@ def _window_sum(squares, half, block=64):
 def _lrn_kernels(k, alpha, beta):
     """The element-wise parts of LRN and of its gradient, each compiled by XLA into one pass over memory. ``s`` is
     the window sum of squares; t ** -beta is rsqrt(t) * sqrt(rsqrt(t)) for the 0.75 every source uses (TF's CPU pow
-    costs about twenty passes)."""
+    costs about twenty passes). The arithmetic is float32 whatever the tensors' dtype (bfloat16 under
+    mixed_bfloat16): the casts happen inside the fused pass, and the result comes back in the input's dtype."""
     def negative_power(t):
         if beta == 0.75:
             r = tf.math.rsqrt(t)
             return r * tf.sqrt(r)
         return tf.pow(t, -beta)
 
-    @tf.function(jit_compile=True)
-    def forward(x, s):
-        return x * negative_power(k + alpha * s)
+    def f32(*tensors):
+        return [tf.cast(t, tf.float32) for t in tensors]
 
     @tf.function(jit_compile=True)
-    def inner(dy, x, s):  # dy * y / t
+    def square(x):
+        return tf.cast(tf.square(tf.cast(x, tf.float32)), x.dtype)
+
+    @tf.function(jit_compile=True)
+    def forward(x_in, s):
+        x, s = f32(x_in, s)
+        return tf.cast(x * negative_power(k + alpha * s), x_in.dtype)
+
+    @tf.function(jit_compile=True)
+    def inner(dy_in, x, s):  # dy * y / t
+        dy, x, s = f32(dy_in, x, s)
         t = k + alpha * s
-        return dy * x * negative_power(t) / t
+        return tf.cast(dy * x * negative_power(t) / t, dy_in.dtype)
 
     @tf.function(jit_compile=True)
-    def backward(dy, x, s, window):  # dy * t^-beta - 2 alpha beta x window_sum(dy * y / t)
-        return dy * negative_power(k + alpha * s) - (2.0 * alpha * beta) * x * window
+    def backward(dy_in, x, s, window):  # dy * t^-beta - 2 alpha beta x window_sum(dy * y / t)
+        dy, x, s, window = f32(dy_in, x, s, window)
+        return tf.cast(dy * negative_power(k + alpha * s) - (2.0 * alpha * beta) * x * window, dy_in.dtype)
 
-    return forward, inner, backward
+    return square, forward, inner, backward
 
 
 def local_response_normalization(x, size, k, alpha, beta):
-    """y[c] = x[c] * (k + alpha * sum_{|j - c| <= size // 2} x[j]^2) ** -beta over the channels that exist (float32).
+    """y[c] = x[c] * (k + alpha * sum_{|j - c| <= size // 2} x[j]^2) ** -beta over the channels that exist, for x
+    in float32 or bfloat16 (the element-wise arithmetic in float32; the window sums, a matmul, in x's dtype).
 
     The function of ``tf.nn.local_response_normalization`` (whose ``alpha`` is this ``alpha``), built for speed on
     the CPU: TF's kernels raise every element to -beta with pow and run the gradient as a scalar loop per element,
@@ -78,11 +90,11 @@ def local_response_normalization(x, size, k, alpha, beta):
     the gradient against NumPy, finite differences and TF's kernels.
     """
     half = size // 2
-    forward, inner, backward = _lrn_kernels(k, alpha, beta)
+    square, forward, inner, backward = _lrn_kernels(k, alpha, beta)
 
     @tf.custom_gradient
     def lrn(x):
-        s = _window_sum(tf.square(x), half)
+        s = _window_sum(square(x), half)
 
         def grad(dy):
             return backward(dy, x, s, _window_sum(inner(dy, x, s), half))
@@ -107,8 +119,10 @@ class LocalResponseNormalization(keras.layers.Layer):
     ``size`` must be odd: every source uses a window centred on the channel (TF's ``depth_radius`` is size // 2,
     the half-width, which is the classic mistake in peers: papers-and-peers.md section 8.1).
 
-    The arithmetic always runs in float32 and the result is cast back to the input's dtype: TF has no bfloat16 LRN
-    kernel on the CPU, and float16 squares overflow above 256 (65504 is float16's largest finite value).
+    The element-wise arithmetic always runs in float32 and the result comes back in the input's dtype. Under
+    mixed_bfloat16 the layer keeps its activations and window sums in bfloat16 (half the memory traffic; a sum of
+    five bfloat16 squares is exact to 0.4%, and k + alpha * s rounds far less) and casts inside its fused kernels;
+    any other dtype is cast to float32 first: float16 squares overflow above 256 (65504 is its largest value).
     """
 
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, scale_alpha_by_size=False, **kwargs):
@@ -137,7 +151,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         return self.alpha / self.size if self.scale_alpha_by_size else self.alpha
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
+        x = inputs if inputs.dtype in (tf.bfloat16, tf.float32) else tf.cast(inputs, tf.float32)
         y = local_response_normalization(x, self.size, self.k, self.effective_alpha, self.beta)
         return tf.cast(y, inputs.dtype)
 

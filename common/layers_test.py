@@ -90,6 +90,25 @@ def test_stable_in_reduced_precision(dtype, high, rtol):
     np.testing.assert_allclose(y, expected, rtol=rtol, atol=1e-2)
 
 
+def test_bfloat16_gradient_agrees_with_float32():
+    # Under mixed_bfloat16 the layer keeps bfloat16 tensors and window sums (float32 arithmetic inside its kernels):
+    # values and gradient must agree with the float32 path to bfloat16's precision (8 bits: 0.4% per rounding).
+    x = tf.constant(_activations((2, 5, 5, 40), seed=8, high=300.0))
+    dy = tf.constant(np.random.RandomState(9).normal(size=x.shape).astype(np.float32))
+    layer, layer16 = LocalResponseNormalization(), LocalResponseNormalization(dtype="mixed_bfloat16")
+    xb, dyb = tf.cast(x, tf.bfloat16), tf.cast(dy, tf.bfloat16)
+    x32 = tf.cast(xb, tf.float32)  # the same inputs, in float32
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x32, xb])
+        y32, y16 = layer(x32), layer16(xb)
+    assert y16.dtype == tf.bfloat16
+    g32 = tape.gradient(y32, x32, output_gradients=tf.cast(dyb, tf.float32)).numpy()
+    g16 = tape.gradient(y16, xb, output_gradients=dyb)
+    assert g16.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(y16, tf.float32).numpy(), y32.numpy(), rtol=1e-2, atol=1e-3)
+    np.testing.assert_allclose(tf.cast(g16, tf.float32).numpy(), g32, rtol=2e-2, atol=2e-2 * np.abs(g32).max())
+
+
 def test_under_mixed_bfloat16_policy():
     inputs = keras.Input((4, 4, 8))
     layer = LocalResponseNormalization(dtype="mixed_bfloat16")
