@@ -121,7 +121,7 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     The element-wise arithmetic always runs in float32 and the result comes back in the input's dtype. Under
     mixed_bfloat16 the layer keeps its activations and window sums in bfloat16 (half the memory traffic; a sum of
-    five bfloat16 squares is exact to 0.4%, and k + alpha * s rounds far less) and casts inside its fused kernels;
+    five bfloat16 squares is within 0.4%, and k + alpha * s rounds far less) and casts inside its fused kernels;
     any other dtype is cast to float32 first: float16 squares overflow above 256 (65504 is its largest value).
     """
 
