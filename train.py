@@ -37,9 +37,12 @@ flags.DEFINE_enum("preprocess", "gcn_zca", ["gcn_zca", "gcn", "none"],
                   "32x32 datasets: GCN + ZCA (All-CNN), GCN alone, or raw pixels.")
 flags.DEFINE_float("zca_bias", 0.1, "ZCA filter bias (pylearn2: 0.1; neon v1.4.0: 0).")
 flags.DEFINE_string("zca_cache", None, "ZCA statistics file (default: ~/.cache/alexnet-allcnn/...).")
-flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate", "translate"],
-                  "32x32 datasets: training augmentation (the paper's flips and translations, or translations only).")
-flags.DEFINE_integer("max_shift", 5, "flip_translate: largest translation in pixels.")
+flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate", "translate", "affine"],
+                  "32x32 datasets: training augmentation (the paper's flips and translations, translations only, or "
+                  "rotation and scaling then translation: the digits recipe).")
+flags.DEFINE_integer("max_shift", 5, "flip_translate, translate, affine: largest translation in pixels.")
+flags.DEFINE_float("max_rotation", 10.0, "affine: largest rotation in degrees.")
+flags.DEFINE_float("max_scale", 0.1, "affine: scaling uniform in [1 - max_scale, 1 + max_scale].")
 flags.DEFINE_enum("mean", "caffe", ["caffe", "neon", "image"],
                   "ImageNet mean: Caffe's or neon's mean colour, or the paper's per-pixel mean image (one pass).")
 flags.DEFINE_bool("pca_lighting", True, "ImageNet training: the paper's PCA colour augmentation.")
@@ -71,7 +74,8 @@ flags.DEFINE_string("export_dir", None, "If set, write a SavedModel here at the 
 flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try --strategy=mirrored "
-                                       "without GPUs).")
+                                       "without GPUs, or to run replicas side by side on the cores: each op then "
+                                       "gets cores/cpu_devices threads).")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
                   "Keras dtype policy (mixed_float16 adds dynamic loss scaling).")
 flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
@@ -150,7 +154,7 @@ def main(argv):
         weight_schedule, bias_schedule, plateau = schedules(f)
         data_config = data_inputs.Config(
             f.dataset, f.data_dir, f.download, f.skip_bad_images, f.preprocess, f.zca_bias, f.zca_cache,
-            f.augmentation, f.max_shift, f.mean, f.pca_lighting, "center", f.seed)
+            f.augmentation, f.max_shift, f.mean, f.pca_lighting, "center", f.seed, f.max_rotation, f.max_scale)
         data_inputs.check(data_config)
         distribute.split_cpu(f.cpu_devices)
         strategy = distribute.make(f.strategy)
@@ -159,6 +163,7 @@ def main(argv):
     if f.batch_size % strategy.num_replicas_in_sync:
         fail(f"--batch_size={f.batch_size} is not divisible by the {strategy.num_replicas_in_sync} replicas of "
              f"--strategy={f.strategy}: use a multiple of {strategy.num_replicas_in_sync}.")
+    print(distribute.describe(strategy))
 
     keras.utils.set_random_seed(f.seed)
     if f.deterministic:

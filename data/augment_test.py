@@ -125,6 +125,53 @@ def test_rgb_pca_recovers_a_known_covariance():
     np.testing.assert_allclose(np.abs(got_vec.T @ rotation), np.eye(3), atol=0.02)
 
 
+def _rotate_scale_reference(image, angle, scale):
+    """NumPy: each output pixel samples the input bilinearly at the point that the rotation by ``angle`` (rows
+    pointing down, so anticlockwise on screen) and the scaling by ``scale`` about the centre carry onto it; zero
+    outside the image."""
+    height, width = image.shape[:2]
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    out = np.zeros_like(image)
+    for i in range(height):
+        for j in range(width):
+            # inverse map: rotate the output offset back by -angle, divide by the scale
+            dx, dy = j - cx, i - cy
+            x = cx + (np.cos(angle) * dx - np.sin(angle) * dy) / scale
+            y = cy + (np.sin(angle) * dx + np.cos(angle) * dy) / scale
+            x0, y0 = int(np.floor(x)), int(np.floor(y))
+            for yy, xx, w in ((y0, x0, (1 - (y - y0)) * (1 - (x - x0))), (y0, x0 + 1, (1 - (y - y0)) * (x - x0)),
+                              (y0 + 1, x0, (y - y0) * (1 - (x - x0))), (y0 + 1, x0 + 1, (y - y0) * (x - x0))):
+                if 0 <= yy < height and 0 <= xx < width:
+                    out[i, j] += w * image[yy, xx]
+    return out
+
+
+def test_rotate_scale_equals_a_numpy_bilinear_reference():
+    image = np.random.default_rng(0).random((12, 10, 2)).astype(np.float32) + 1.0
+    np.testing.assert_allclose(augment.rotate_scale(image, 0.0, 1.0).numpy(), image, atol=1e-5)
+    square = image[:10]
+    np.testing.assert_allclose(augment.rotate_scale(square, np.pi / 2, 1.0).numpy(), np.rot90(square), atol=1e-4)
+    for angle, scale in ((0.3, 1.0), (-0.2, 1.15), (0.1, 0.9)):
+        np.testing.assert_allclose(augment.rotate_scale(image, angle, scale).numpy(),
+                                   _rotate_scale_reference(image, angle, scale), atol=1e-4)
+
+
+def test_random_rotate_scale_is_seeded_and_bounded():
+    image = np.zeros((33, 33, 1), np.float32)
+    image[16, 26] = 1.0  # one point 10 pixels right of the centre
+    angles, radii = [], []
+    for s in range(30):
+        out = augment.random_rotate_scale(image, 20.0, 0.1, tf.constant([s, 1])).numpy()
+        np.testing.assert_array_equal(out, augment.random_rotate_scale(image, 20.0, 0.1, tf.constant([s, 1])).numpy())
+        ys, xs = np.nonzero(out[..., 0])
+        weights = out[ys, xs, 0]
+        y, x = (ys * weights).sum() / weights.sum() - 16, (xs * weights).sum() / weights.sum() - 16
+        angles.append(np.degrees(np.arctan2(-y, x)))  # anticlockwise on screen is positive
+        radii.append(np.hypot(x, y))
+    assert max(np.abs(angles)) <= 20.5 and max(angles) > 10 and min(angles) < -10
+    assert 8.9 <= min(radii) and max(radii) <= 11.1 and max(radii) - min(radii) > 1
+
+
 def test_ops_inside_dataset_map_on_real_photos():
     photos = [skimage_data.astronaut(), skimage_data.chelsea(), skimage_data.coffee()]  # real RGB photographs
 
@@ -155,6 +202,7 @@ OPS = {
     "flip": augment.flip,
     "random_flip": lambda x: augment.random_flip(x, SEED),
     "random_translate": lambda x: augment.random_translate(x, 2, SEED),
+    "random_rotate_scale": lambda x: augment.random_rotate_scale(x, 15.0, 0.1, SEED),
     "ten_crops": lambda x: augment.ten_crops(x, 5),
     "subtract_mean": lambda x: augment.subtract_mean(x, [1.0, 2.0, 3.0]),
     "pca_lighting": lambda x: augment.pca_lighting(x, [0.1, -0.2, 0.05]),

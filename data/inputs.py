@@ -34,12 +34,14 @@ class Config:
     preprocess: str = "gcn_zca"  # arrays: gcn_zca | gcn | none
     zca_bias: float = 0.1
     zca_cache: str = None
-    augmentation: str = "none"  # arrays: none | flip_translate
+    augmentation: str = "none"  # arrays: none | flip_translate | translate | affine
     max_shift: int = pipeline.MAX_SHIFT
     mean: str = "caffe"  # ImageNet: caffe | neon | image
     pca_lighting: bool = True  # ImageNet training
     crops: str = "center"  # evaluation: center | ten (ImageNet)
     seed: int = 0
+    max_rotation: float = pipeline.MAX_ROTATION  # affine: degrees
+    max_scale: float = pipeline.MAX_SCALE  # affine
 
 
 def check(config):
@@ -50,6 +52,11 @@ def check(config):
         value = getattr(config, name)
         if value not in valid:
             raise ValueError(f"--{name}={value!r} is invalid; valid values: {', '.join(valid)}.")
+    if not 0 <= config.max_rotation <= 180:
+        raise ValueError(f"--max_rotation={config.max_rotation} is invalid; valid values are degrees in [0, 180].")
+    if not 0 <= config.max_scale < 1:
+        raise ValueError(f"--max_scale={config.max_scale} is invalid; valid values are in [0, 1) (the scaling is "
+                         "uniform in [1 - max_scale, 1 + max_scale]).")
     if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
         raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
                          "and is evaluated whole: use --crops=center.")
@@ -104,7 +111,8 @@ class ArrayInputs:
             self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
         return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
-                                epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard)
+                                epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,
+                                max_rotation=self.config.max_rotation, max_scale=self.config.max_scale)
 
     def _split(self, split):
         if split not in (None, "train", "test"):

@@ -34,7 +34,9 @@ def test_imagenet_serving_equals_the_evaluation_split(tmp_path):
 
 @pytest.mark.parametrize("changes, flag", [({"dataset": "mnist"}, "--dataset='mnist'"),
                                            ({"preprocess": "pca"}, "--preprocess='pca'"),
-                                           ({"crops": "ten"}, "--crops=ten is the paper's ImageNet test")])
+                                           ({"crops": "ten"}, "--crops=ten is the paper's ImageNet test"),
+                                           ({"max_rotation": -5.0}, r"--max_rotation=-5.0 is invalid"),
+                                           ({"max_scale": 1.0}, r"--max_scale=1.0 is invalid; valid values are in")])
 def test_bad_choices_name_the_flag(changes, flag):
     with pytest.raises(ValueError, match=flag):
         inputs.check(inputs.Config(**changes))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import pipeline
+from data import augment, pipeline
 from data.whitening import global_contrast_normalize
 
 
@@ -66,6 +66,24 @@ def test_flip_translate_augmentation_and_sharding():
         assert padded_matches
     with pytest.raises(ValueError, match="augmentation='crop' is invalid; valid choices: none, flip_translate"):
         pipeline.array_dataset(images, labels, 64, training=True, augmentation="crop")
+
+
+def test_affine_augmentation_is_rotate_scale_then_translate():
+    images, labels, _ = pipeline.load_arrays("digits", "test")
+    examples = pipeline.cached_examples(images[:40], labels[:40])
+    batch = next(iter(pipeline.batches(examples, 40, 40, True, seed=3, epoch=0, augmentation="affine",
+                                       max_shift=2, max_rotation=12.0, max_scale=0.1)))[0].numpy()
+    plain_ds = pipeline.batches(examples, 40, 40, True, seed=3, epoch=0)
+    plain, plain_labels = (t.numpy() for t in next(iter(plain_ds)))
+    seeds = list(tf.data.Dataset.random(seed=pipeline.epoch_seed(3, 0)).batch(2).take(40))
+    for image, original, seed in zip(batch, plain, seeds):  # the same order, each with its own seed
+        split = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+        expected = augment.random_translate(augment.random_rotate_scale(original, 12.0, 0.1, split[0]), 2, split[1])
+        np.testing.assert_allclose(image, expected.numpy(), atol=1e-4)
+    assert not np.allclose(batch, plain)
+    identity = next(iter(pipeline.batches(examples, 40, 40, True, seed=3, epoch=0, augmentation="affine",
+                                          max_shift=0, max_rotation=0.0, max_scale=0.0)))[0].numpy()
+    np.testing.assert_allclose(identity, plain, atol=1e-4)  # no rotation, scaling or shift: the images unchanged
 
 
 def test_shards_of_an_epoch_interleave_into_the_one_pipeline_batches():
