@@ -83,6 +83,10 @@ def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     workdir = str(tmp_path / "run")
     result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2")
     assert result.returncode == 0, result.stderr[-3000:]
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)  # the cores shared between the two logical devices
+    assert (f"strategy: MirroredStrategy, 2 replica(s) in sync, this worker's devices: /job:localhost/replica:0/"
+            f"task:0/device:CPU:0, /job:localhost/replica:0/task:0/device:CPU:1; threads per op: {threads}"
+            in result.stdout), result.stdout[-2000:]
     first, last = first_and_last_loss(workdir)
     assert last < first
 

@@ -32,10 +32,25 @@ def tf_config():
 
 def split_cpu(count):
     """Make ``count`` logical CPU devices (before any TensorFlow op runs), so that MirroredStrategy can be tried on
-    one machine without GPUs."""
+    one machine without GPUs, or run ``count`` replicas side by side on the CPU's cores.
+
+    Each op then gets 1/count of the cores (the intra-op pool), and the replicas' ops run at once (the inter-op
+    pool: one thread per core by default). On 2 cores, All-CNN-C at batch 32 (2 replicas of 16, single-threaded
+    convolutions) trained at 180-184 images/s against 136-158 with the default 2 threads per op (2026-11-23): small
+    convolutions split over threads waste more than they gain."""
     if count > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // count))
+
+
+def describe(strategy):
+    """One line: the strategy, its replicas' devices and the threads each op may use."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    devices = ", ".join(strategy.extended.worker_devices)
+    return (f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s) in sync, this "
+            f"worker's devices: {devices}; threads per op: {threads or 'all cores (TensorFlow default)'}")
 
 
 def make(name):
