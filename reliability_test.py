@@ -267,7 +267,7 @@ def free_ports(count):
 
 def start_workers(*args, count=2):
     workers = [f"127.0.0.1:{port}" for port in free_ports(count)]
-    return [start(*args, "--strategy=multi_worker", env={"TF_CONFIG": json.dumps(
+    return [start(*args, "--strategy=multi_worker", "--cpu_devices=1", env={"TF_CONFIG": json.dumps(
         {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}) for i in range(count)]
 
 

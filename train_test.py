@@ -153,6 +153,7 @@ def test_digits_recipe_does_not_stall(tmp_path):
     Three epochs of the recipe leave chance behind."""
     workdir = str(tmp_path / "run")
     assert run_in_process("--flagfile=configs/digits.flags", f"--workdir={workdir}", "--epochs=3",
+                          "--strategy=auto", "--cpu_devices=1",  # this test process's CPU is set up already
                           "--eval_batch_size=360") is None
     validation, _ = scalars(os.path.join(workdir, "validation"))
     assert validation["loss"][-1][1] < 2.25 and validation["top1_error"][-1][1] < 0.85
