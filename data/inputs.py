@@ -107,8 +107,9 @@ class ArrayInputs:
         every pipeline shuffles the whole split in the same order and takes every P-th batch (pipeline i: batches
         i, P + i, ...): a P-worker job then trains on exactly the global batches of a one-worker run with the same
         global batch (the training split is small and in memory on every worker)."""
-        if "train" not in self._examples:  # cached once, reused by every epoch
-            self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
+        if "train" not in self._examples:  # cached once, reused by every epoch; built eagerly even when this is
+            with tf.init_scope():        # called inside a dataset function (pipeline.chain_epochs)
+                self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
         return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
                                 epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,

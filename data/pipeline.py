@@ -91,8 +91,30 @@ def augment_image(image, seed, augmentation, max_shift=MAX_SHIFT, max_rotation=M
 
 def epoch_seed(seed, epoch):
     """The shuffle/augmentation seed of one epoch: every epoch's order is fixed by (seed, epoch), so a resumed run
-    rebuilds exactly the batches an uninterrupted one would have seen."""
-    return None if seed is None else (int(seed) * 1_000_003 + int(epoch)) % (2 ** 63 - 1)
+    rebuilds exactly the batches an uninterrupted one would have seen. ``epoch`` may be an int64 tensor
+    (``chain_epochs``)."""
+    if seed is None:
+        return None
+    if isinstance(epoch, tf.Tensor):
+        return (tf.constant(int(seed) * 1_000_003, tf.int64) + epoch) % (2 ** 63 - 1)
+    return (int(seed) * 1_000_003 + int(epoch)) % (2 ** 63 - 1)
+
+
+def chain_epochs(make_epoch, first_epoch, skip, end_epoch):
+    """``make_epoch(epoch, skip)`` for ``first_epoch`` (after ``skip`` batches) and every epoch after it up to
+    ``end_epoch`` (excluded), as one dataset: a run reads every epoch through one iterator. Each epoch is built
+    with ``epoch`` (and ``skip``) as int64 tensors, so the pipelines it calls must take tensors there; its order
+    depends on the epoch's seeds alone (``epoch_seed``), the same wherever the chain starts."""
+
+    @tf.autograph.experimental.do_not_convert
+    def one_epoch(epoch):
+        # The graph of this function gets no graph-level seed: TensorFlow resolves a tensor op seed against it
+        # with a Python comparison (random_seed.get_seed: ``seeds == (0, 0)``) that fails when the global seed is
+        # 0, and the op seeds already fix the order.
+        tf.random.set_seed(None)
+        return make_epoch(epoch, tf.where(epoch == first_epoch, tf.constant(skip, tf.int64), 0))
+
+    return tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch)
 
 
 def shuffled(ds, buffer, seed, epoch):

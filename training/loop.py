@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 import evaluation
+from data import pipeline
 from common.errors import op_error_line
 from training import distribute, preemption, progress
 from training import step as step_lib
@@ -323,19 +324,13 @@ class Trainer:
             self.log(f"nothing to do: the checkpoint is at step {step:,} of {self.total_steps:,}")
         first_batch_shown = step > 0
         outcome = Outcome(step=step)
-        iterator = None
+        # One iterator for the rest of the run (every epoch's batches chained, ``_train_dataset``): a
+        # MirroredStrategy iterator per epoch cost 2.6-3 s per epoch to delete, now and then 13-33 s (its
+        # multi-device prefetch threads; digits on 2 CPU devices, 2026-12-02).
+        iterator = iter(self.strategy.distribute_datasets_from_function(
+            lambda ctx, e=epoch, s=skip, n=total_epochs: self._train_dataset(ctx, e, s, n)))
         while step < self.total_steps:
             steps = min(self.steps_per_epoch - skip, self.total_steps - step)
-            if iterator is not None:
-                # Run the last epoch's iterator to its end before dropping it: deleting a MirroredStrategy
-                # iterator with batches still in flight blocked for 2-3 s per epoch (digits on 2 CPU devices,
-                # 2026-11-23); drained, 0.01 s. What is left is at most the odd batch that an uneven shard or
-                # per-replica split leaves over, never trained on.
-                for _ in iterator:
-                    pass
-            dataset = self.strategy.distribute_datasets_from_function(
-                lambda ctx, e=epoch, s=skip: self._train_dataset(ctx, e, s))
-            iterator = iter(dataset)
             bar = progress.Bar(epoch + 1, total_epochs, steps, skip, self.steps_per_epoch, config.batch_size,
                                self.log, config.log_every_steps)
             interval = progress.Interval()
@@ -394,16 +389,23 @@ class Trainer:
                  f"{time.monotonic() - started:.1f} s; rerun the same command to resume from it.")
         return outcome
 
-    def _train_dataset(self, ctx, epoch, skip):
-        """One input pipeline's batches of ``epoch`` after ``skip`` steps. distribute_datasets_from_function wants
+    def _train_dataset(self, ctx, epoch, skip, epochs, batch=None):
+        """One input pipeline's batches from ``skip`` steps into ``epoch`` to the end of epoch ``epochs - 1``
+        (``pipeline.chain_epochs``), each epoch cut to exactly ``steps_per_epoch`` steps (an uneven shard or
+        per-replica split leaves a batch over, never trained on). distribute_datasets_from_function wants
         per-replica batches; each step takes one per local replica."""
         local_replicas = self.replicas // ctx.num_input_pipelines
-        return self.inputs.train_dataset(ctx.get_per_replica_batch_size(self.config.batch_size), epoch,
-                                         skip * local_replicas, ctx if ctx.num_input_pipelines > 1 else None)
+        batch = batch or ctx.get_per_replica_batch_size(self.config.batch_size)
+        shard = ctx if ctx.num_input_pipelines > 1 else None
+        return pipeline.chain_epochs(
+            lambda e, s: self.inputs.train_dataset(batch, e, s * local_replicas, shard).take(
+                (self.steps_per_epoch - s) * local_replicas),
+            epoch, skip, epochs).prefetch(tf.data.AUTOTUNE).with_options(pipeline.FAST_START)
 
     def _first_images(self, epoch, skip):
         """The first training batch of this run, as the model sees it (augmented), for TensorBoard."""
-        images, _ = next(iter(self.inputs.train_dataset(min(16, self.config.batch_size), epoch, skip)))
+        ctx = tf.distribute.InputContext()
+        images, _ = next(iter(self._train_dataset(ctx, epoch, skip, epoch + 1, min(16, self.config.batch_size))))
         return self.inputs.display(images)
 
     def _end_of_epoch_validation(self, epoch, step, summaries):
