@@ -43,6 +43,7 @@ flags.DEFINE_enum("augmentation", "none", ["none", "flip_translate", "translate"
 flags.DEFINE_integer("max_shift", 5, "flip_translate, translate, affine: largest translation in pixels.")
 flags.DEFINE_float("max_rotation", 10.0, "affine: largest rotation in degrees.")
 flags.DEFINE_float("max_scale", 0.1, "affine: scaling uniform in [1 - max_scale, 1 + max_scale].")
+flags.DEFINE_float("max_shear", 0.0, "affine: horizontal shear uniform in [-max_shear, max_shear] (x += shear * y).")
 flags.DEFINE_enum("mean", "caffe", ["caffe", "neon", "image"],
                   "ImageNet mean: Caffe's or neon's mean colour, or the paper's per-pixel mean image (one pass).")
 flags.DEFINE_bool("pca_lighting", True, "ImageNet training: the paper's PCA colour augmentation.")
@@ -154,7 +155,8 @@ def main(argv):
         weight_schedule, bias_schedule, plateau = schedules(f)
         data_config = data_inputs.Config(
             f.dataset, f.data_dir, f.download, f.skip_bad_images, f.preprocess, f.zca_bias, f.zca_cache,
-            f.augmentation, f.max_shift, f.mean, f.pca_lighting, "center", f.seed, f.max_rotation, f.max_scale)
+            f.augmentation, f.max_shift, f.mean, f.pca_lighting, "center", f.seed, f.max_rotation, f.max_scale,
+            f.max_shear)
         data_inputs.check(data_config)
         distribute.split_cpu(f.cpu_devices)
         strategy = distribute.make(f.strategy)

@@ -63,32 +63,38 @@ def random_translate(image, max_shift, seed):
     return tf.image.stateless_random_crop(padded, tf.stack([height, width, tf.shape(image)[2]]), seed)
 
 
-def affine_transform(angle, scale, height, width):
+def affine_transform(angle, scale, height, width, shear=0.0):
     """The 8 projective-transform parameters (``tf.raw_ops.ImageProjectiveTransformV3``'s convention: each *output*
-    pixel (x, y) reads the *input* at (a0 x + a1 y + a2, b0 x + b1 y + b2)) of a rotation by ``angle`` radians
-    (anticlockwise as displayed, rows pointing down) and a scaling by ``scale`` about the image centre."""
+    pixel (x, y) reads the *input* at (a0 x + a1 y + a2, b0 x + b1 y + b2)) of a horizontal shear by ``shear``
+    (x += shear * y: rows below the centre move right, so upright strokes lean by atan(shear)), then a rotation by
+    ``angle`` radians (anticlockwise as displayed, rows pointing down) and a scaling by ``scale``, about the image
+    centre."""
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     cx, cy = (tf.cast(width, tf.float32) - 1) / 2, (tf.cast(height, tf.float32) - 1) / 2
-    # input = A (output - centre) + centre, A = R(angle)^-1 / scale
-    return tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])
+    # input = A (output - centre) + centre, A = Shear(shear)^-1 R(angle)^-1 / scale
+    a0, a1, b0, b1 = cos - shear * sin, -sin - shear * cos, sin, cos
+    return tf.stack([a0, a1, cx - a0 * cx - a1 * cy, b0, b1, cy - b0 * cx - b1 * cy, 0.0, 0.0])
 
 
-def rotate_scale(image, angle, scale):
-    """``image`` rotated by ``angle`` radians and scaled by ``scale`` about its centre: bilinear interpolation,
-    zero fill outside (as ``random_translate``); float32 out."""
+def rotate_scale(image, angle, scale, shear=0.0):
+    """``image`` sheared by ``shear``, rotated by ``angle`` radians and scaled by ``scale`` about its centre
+    (``affine_transform``): bilinear interpolation, zero fill outside (as ``random_translate``); float32 out."""
     image = tf.cast(image, tf.float32)
     height, width = tf.shape(image)[0], tf.shape(image)[1]
-    transform = affine_transform(tf.cast(angle, tf.float32), tf.cast(scale, tf.float32), height, width)
+    transform = affine_transform(tf.cast(angle, tf.float32), tf.cast(scale, tf.float32), height, width,
+                                 tf.cast(shear, tf.float32))
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=image[None], transforms=transform[None], output_shape=tf.stack([height, width]),
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")[0]
 
 
-def random_rotate_scale(image, max_degrees, max_scale, seed):
-    """A rotation by an angle uniform in [-max_degrees, max_degrees] degrees and a scaling uniform in
-    [1 - max_scale, 1 + max_scale], about the centre (``rotate_scale``)."""
-    draws = tf.random.stateless_uniform([2], seed, -1.0, 1.0)
-    return rotate_scale(image, draws[0] * (max_degrees * np.pi / 180), 1 + draws[1] * max_scale)
+def random_rotate_scale(image, max_degrees, max_scale, seed, max_shear=0.0):
+    """A rotation by an angle uniform in [-max_degrees, max_degrees] degrees, a scaling uniform in
+    [1 - max_scale, 1 + max_scale] and a shear uniform in [-max_shear, max_shear], about the centre
+    (``rotate_scale``)."""
+    draws = tf.random.stateless_uniform([3], seed, -1.0, 1.0)
+    return rotate_scale(image, draws[0] * (max_degrees * np.pi / 180), 1 + draws[1] * max_scale,
+                        draws[2] * max_shear)
 
 
 def flip(image):

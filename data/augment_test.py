@@ -125,19 +125,20 @@ def test_rgb_pca_recovers_a_known_covariance():
     np.testing.assert_allclose(np.abs(got_vec.T @ rotation), np.eye(3), atol=0.02)
 
 
-def _rotate_scale_reference(image, angle, scale):
-    """NumPy: each output pixel samples the input bilinearly at the point that the rotation by ``angle`` (rows
-    pointing down, so anticlockwise on screen) and the scaling by ``scale`` about the centre carry onto it; zero
-    outside the image."""
+def _rotate_scale_reference(image, angle, scale, shear=0.0):
+    """NumPy: each output pixel samples the input bilinearly at the point that the shear x += ``shear`` * y, then
+    the rotation by ``angle`` (rows pointing down, so anticlockwise on screen) and the scaling by ``scale``, about
+    the centre, carry onto it; zero outside the image."""
     height, width = image.shape[:2]
     cy, cx = (height - 1) / 2, (width - 1) / 2
     out = np.zeros_like(image)
     for i in range(height):
         for j in range(width):
-            # inverse map: rotate the output offset back by -angle, divide by the scale
+            # inverse map: rotate the output offset back by -angle, divide by the scale, undo the shear
             dx, dy = j - cx, i - cy
-            x = cx + (np.cos(angle) * dx - np.sin(angle) * dy) / scale
-            y = cy + (np.sin(angle) * dx + np.cos(angle) * dy) / scale
+            u = (np.cos(angle) * dx - np.sin(angle) * dy) / scale
+            v = (np.sin(angle) * dx + np.cos(angle) * dy) / scale
+            x, y = cx + u - shear * v, cy + v
             x0, y0 = int(np.floor(x)), int(np.floor(y))
             for yy, xx, w in ((y0, x0, (1 - (y - y0)) * (1 - (x - x0))), (y0, x0 + 1, (1 - (y - y0)) * (x - x0)),
                               (y0 + 1, x0, (y - y0) * (1 - (x - x0))), (y0 + 1, x0 + 1, (y - y0) * (x - x0))):
@@ -151,9 +152,16 @@ def test_rotate_scale_equals_a_numpy_bilinear_reference():
     np.testing.assert_allclose(augment.rotate_scale(image, 0.0, 1.0).numpy(), image, atol=1e-5)
     square = image[:10]
     np.testing.assert_allclose(augment.rotate_scale(square, np.pi / 2, 1.0).numpy(), np.rot90(square), atol=1e-4)
-    for angle, scale in ((0.3, 1.0), (-0.2, 1.15), (0.1, 0.9)):
-        np.testing.assert_allclose(augment.rotate_scale(image, angle, scale).numpy(),
-                                   _rotate_scale_reference(image, angle, scale), atol=1e-4)
+    for angle, scale, shear in ((0.3, 1.0, 0.0), (-0.2, 1.15, 0.0), (0.1, 0.9, 0.0), (0.0, 1.0, 0.3),
+                                (0.2, 1.1, -0.25)):
+        np.testing.assert_allclose(augment.rotate_scale(image, angle, scale, shear).numpy(),
+                                   _rotate_scale_reference(image, angle, scale, shear), atol=1e-4)
+    column = np.zeros((11, 11, 1), np.float32)
+    column[:, 5] = 1.0  # an upright stroke through the centre: sheared by 0.2, rows below the centre move right
+    sheared = augment.rotate_scale(column, 0.0, 1.0, 0.2).numpy()[..., 0]
+    np.testing.assert_allclose(sheared[0, 4], 1.0, atol=1e-5)   # row -5: x - 1
+    np.testing.assert_allclose(sheared[10, 6], 1.0, atol=1e-5)  # row +5: x + 1
+    np.testing.assert_allclose(sheared[5, 5], 1.0, atol=1e-5)
 
 
 def test_random_rotate_scale_is_seeded_and_bounded():

@@ -42,6 +42,7 @@ class Config:
     seed: int = 0
     max_rotation: float = pipeline.MAX_ROTATION  # affine: degrees
     max_scale: float = pipeline.MAX_SCALE  # affine
+    max_shear: float = pipeline.MAX_SHEAR  # affine
 
 
 def check(config):
@@ -57,6 +58,9 @@ def check(config):
     if not 0 <= config.max_scale < 1:
         raise ValueError(f"--max_scale={config.max_scale} is invalid; valid values are in [0, 1) (the scaling is "
                          "uniform in [1 - max_scale, 1 + max_scale]).")
+    if not 0 <= config.max_shear <= 1:
+        raise ValueError(f"--max_shear={config.max_shear} is invalid; valid values are in [0, 1] (the shear is "
+                         "uniform in [-max_shear, max_shear]: up to 45 degrees of slant).")
     if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
         raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
                          "and is evaluated whole: use --crops=center.")
@@ -113,7 +117,8 @@ class ArrayInputs:
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
         return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
                                 epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,
-                                max_rotation=self.config.max_rotation, max_scale=self.config.max_scale)
+                                max_rotation=self.config.max_rotation, max_scale=self.config.max_scale,
+                                max_shear=self.config.max_shear)
 
     def _split(self, split):
         if split not in (None, "train", "test"):

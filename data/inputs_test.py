@@ -36,7 +36,8 @@ def test_imagenet_serving_equals_the_evaluation_split(tmp_path):
                                            ({"preprocess": "pca"}, "--preprocess='pca'"),
                                            ({"crops": "ten"}, "--crops=ten is the paper's ImageNet test"),
                                            ({"max_rotation": -5.0}, r"--max_rotation=-5.0 is invalid"),
-                                           ({"max_scale": 1.0}, r"--max_scale=1.0 is invalid; valid values are in")])
+                                           ({"max_scale": 1.0}, r"--max_scale=1.0 is invalid; valid values are in"),
+                                           ({"max_shear": -0.1}, r"--max_shear=-0.1 is invalid; valid values are in")])
 def test_bad_choices_name_the_flag(changes, flag):
     with pytest.raises(ValueError, match=flag):
         inputs.check(inputs.Config(**changes))
