@@ -25,16 +25,17 @@ PREPROCESS_BATCH = 1024
 # --max_shift changes it.
 # "translate" (no flips) for images that mirroring would change into another class: the digits.
 # "affine": a random rotation (up to --max_rotation degrees), scaling (up to --max_scale) and horizontal shear (up to
-# --max_shear, the slant of upright strokes changing by up to atan(max_shear)) about the centre, then the translation, no flips: the digits recipe's, against the writers of the test split differing from those of
-# the training split (the classic elastic/affine distortions of handwritten-digit work, Simard et al. 2003).
+# --max_shear: the slant of upright strokes changes by up to atan(max_shear)) about the centre, then the
+# translation, no flips: the digits recipe's, against the writers of the test split differing from those of the
+# training split (the classic elastic/affine distortions of handwritten-digit work, Simard et al. 2003).
 AUGMENTATIONS = ("none", "flip_translate", "translate", "affine")
 MAX_SHIFT = 5
 MAX_ROTATION = 10.0
 MAX_SCALE = 0.1
 MAX_SHEAR = 0.0
 # The pipelines start without tf.data's static graph optimizations: they serialize the whole dataset graph, with
-# the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per epoch, and per
-# validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured 2026-11-23; without them 0.02 s,
+# the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per run since
+# the epochs are chained, and per validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured 2026-11-23; without them 0.02 s,
 # and the batches come as fast (the map runs in parallel either way, autotuned).
 FAST_START = tf.data.Options()
 FAST_START.experimental_optimization.apply_default_optimizations = False
@@ -81,8 +82,8 @@ def default_zca_cache(dataset, bias, directory=None):
 def augment_image(image, seed, augmentation, max_shift=MAX_SHIFT, max_rotation=MAX_ROTATION, max_scale=MAX_SCALE,
                   max_shear=MAX_SHEAR):
     """One training image augmented as ``augmentation`` says (see AUGMENTATIONS): a random horizontal flip
-    (flip_translate), rotation, scaling and shear (affine), then a random translation by up to ``max_shift`` pixels (zero
-    fill)."""
+    (flip_translate), rotation, scaling and shear (affine), then a random translation by up to ``max_shift`` pixels
+    (zero fill)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
     if augmentation == "flip_translate":
         image = augment.random_flip(image, seeds[0])
