@@ -34,9 +34,9 @@ MAX_ROTATION = 10.0
 MAX_SCALE = 0.1
 MAX_SHEAR = 0.0
 # The pipelines start without tf.data's static graph optimizations: they serialize the whole dataset graph, with
-# the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per run since
-# the epochs are chained, and per validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured 2026-11-23; without them 0.02 s,
-# and the batches come as fast (the map runs in parallel either way, autotuned).
+# the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per run since the
+# epochs are chained, and per validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured
+# 2026-11-23; without them 0.02 s, and the batches come as fast (the map runs in parallel either way, autotuned).
 FAST_START = tf.data.Options()
 FAST_START.experimental_optimization.apply_default_optimizations = False
 
