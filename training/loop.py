@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 import evaluation
-from data import pipeline
 from common.errors import op_error_line
+from data import pipeline
 from training import distribute, preemption, progress
 from training import step as step_lib
 from training.optim import GROUPS
