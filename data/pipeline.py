@@ -98,9 +98,8 @@ def epoch_seed(seed, epoch):
     (``chain_epochs``)."""
     if seed is None:
         return None
-    if isinstance(epoch, tf.Tensor):
-        return (tf.constant(int(seed) * 1_000_003, tf.int64) + epoch) % (2 ** 63 - 1)
-    return (int(seed) * 1_000_003 + int(epoch)) % (2 ** 63 - 1)
+    epoch = epoch if isinstance(epoch, tf.Tensor) else int(epoch)
+    return (int(seed) * 1_000_003 + epoch) % (2 ** 63 - 1)
 
 
 def chain_epochs(make_epoch, first_epoch, skip, end_epoch):
