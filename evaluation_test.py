@@ -91,7 +91,7 @@ def test_evaluate_py_bad_input_gives_one_clear_message(tmp_path):
     small = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     small.save(tmp_path / "mnist.keras")
     wrong = run_evaluate(f"--model_file={tmp_path / 'mnist.keras'}", f"--zca_cache={tmp_path / 'z.npz'}")
-    assert wrong.returncode != 0 and "digits has 32x32 images but the model takes 28x28" in wrong.stderr
+    assert wrong.returncode != 0 and "digits comes at 16 or 32 pixels (blocks of its 8x8 values), but the model takes 28x28" in wrong.stderr
     (tmp_path / "junk.keras").write_bytes(b"junk")
     junk = run_evaluate(f"--model_file={tmp_path / 'junk.keras'}")
     assert junk.returncode != 0 and "junk.keras: cannot load it as a Keras model" in junk.stderr

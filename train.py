@@ -20,6 +20,7 @@ _BEFORE = set(flags.FLAGS)
 flags.DEFINE_enum("model", "allcnn", ["alexnet", "allcnn"], "Model family.")
 flags.DEFINE_string("variant", None, "Variant of the family (default: alexnet 'paper', allcnn 'all_cnn_c').")
 flags.DEFINE_integer("num_classes", None, "Classes (default: the dataset's).")
+flags.DEFINE_integer("image_size", 0, "All-CNN: input size in pixels (0: the paper's 32); the digits come at 16 or 32.")
 flags.DEFINE_list("dropout", [], "All-CNN dropout rates: the input's and after each pooling stage (default: the "
                   "paper's 0.2,0.5).")
 flags.DEFINE_string("init", None, "All-CNN weight init: a Gaussian std (neon: 0.05) or a Keras initializer name "
@@ -44,6 +45,9 @@ flags.DEFINE_integer("max_shift", 5, "flip_translate, translate, affine: largest
 flags.DEFINE_float("max_rotation", 10.0, "affine: largest rotation in degrees.")
 flags.DEFINE_float("max_scale", 0.1, "affine: scaling uniform in [1 - max_scale, 1 + max_scale].")
 flags.DEFINE_float("max_shear", 0.0, "affine: horizontal shear uniform in [-max_shear, max_shear] (x += shear * y).")
+flags.DEFINE_float("elastic_alpha", 0.0, "affine: elastic distortion strength in pixels (Simard et al. 2003: "
+                   "34 on MNIST); 0: none.")
+flags.DEFINE_float("elastic_sigma", 4.0, "affine: smoothness of the elastic distortion, pixels (Simard et al.: 4).")
 flags.DEFINE_enum("mean", "caffe", ["caffe", "neon", "image"],
                   "ImageNet mean: Caffe's or neon's mean colour, or the paper's per-pixel mean image (one pass).")
 flags.DEFINE_bool("pca_lighting", True, "ImageNet training: the paper's PCA colour augmentation.")
@@ -77,8 +81,9 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                                        "without GPUs, or to run replicas side by side on the cores: each op then "
                                        "gets cores/cpu_devices threads).")
-flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
-                  "Keras dtype policy (mixed_float16 adds dynamic loss scaling).")
+flags.DEFINE_enum("mixed_precision", "float32", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy (mixed_float16 adds dynamic loss scaling); auto: mixed_bfloat16 where the "
+                  "GPU or CPU computes bfloat16 natively (Ampere on; AVX512-BF16/AMX), else float32.")
 flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_integer("seed", 0, "Seed of the initial weights, the data order, augmentation and dropout.")
 flags.DEFINE_bool("deterministic", False, "Deterministic ops (tf.config.experimental.enable_op_determinism).")
@@ -91,6 +96,10 @@ flags.DEFINE_list("profile_steps", [], "START,END: write a TensorFlow profiler t
 TRAIN_FLAGS = sorted(set(flags.FLAGS) - _BEFORE)
 
 DEFAULT_VARIANT = {"alexnet": "paper", "allcnn": "all_cnn_c"}
+# The flags that fill data.inputs.Config (its fields of the same names; the evaluation crops are evaluate.py's).
+DATA_FLAGS = ("dataset", "data_dir", "download", "skip_bad_images", "preprocess", "zca_bias", "zca_cache",
+              "augmentation", "max_shift", "mean", "pca_lighting", "seed", "max_rotation", "max_scale", "max_shear",
+              "elastic_alpha", "elastic_sigma")
 
 
 def resolved_flags():
@@ -153,10 +162,7 @@ def main(argv):
             raise ValueError(f"--variant={variant!r} is not one of the {f.model} variants: "
                              f"{', '.join(models.variants(f.model))}.")
         weight_schedule, bias_schedule, plateau = schedules(f)
-        data_config = data_inputs.Config(
-            f.dataset, f.data_dir, f.download, f.skip_bad_images, f.preprocess, f.zca_bias, f.zca_cache,
-            f.augmentation, f.max_shift, f.mean, f.pca_lighting, "center", f.seed, f.max_rotation, f.max_scale,
-            f.max_shear)
+        data_config = data_inputs.Config(**{name: getattr(f, name) for name in DATA_FLAGS}, crops="center")
         data_inputs.check(data_config)
         distribute.split_cpu(f.cpu_devices)
         strategy = distribute.make(f.strategy)
@@ -166,12 +172,21 @@ def main(argv):
         fail(f"--batch_size={f.batch_size} is not divisible by the {strategy.num_replicas_in_sync} replicas of "
              f"--strategy={f.strategy}: use a multiple of {strategy.num_replicas_in_sync}.")
     print(distribute.describe(strategy))
+    precision = distribute.resolve_precision(f.mixed_precision)
+    print(f"precision: {precision}" + (" (--mixed_precision=auto: bfloat16 is "
+                                       f"{'native' if precision != 'float32' else 'not native'} here)"
+                                       if f.mixed_precision == "auto" else ""))
 
     keras.utils.set_random_seed(f.seed)
     if f.deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(f.mixed_precision)
+    keras.mixed_precision.set_global_policy(precision)
     image_size = models.input_shape(f.model, variant)[0]
+    if f.image_size:
+        if f.model != "allcnn":
+            fail(f"--image_size is an All-CNN option (a convolutional network up to its global average); leave it "
+                 f"unset for --model={f.model}, which takes {image_size}x{image_size}.")
+        image_size = f.image_size
     try:
         inputs = data_inputs.load(data_config, image_size, cache_dir=f.workdir if os.path.isdir(f.workdir) else None)
     except (FileNotFoundError, ValueError) as err:
@@ -186,6 +201,8 @@ def main(argv):
         if f.model != "allcnn":
             fail("--dropout is an All-CNN option; leave it unset for --model=alexnet.")
         model_options["dropout"] = _floats(f.dropout, "dropout", "0.2,0.5")
+    if f.image_size:
+        model_options["image_size"] = f.image_size
     if f.model == "allcnn" and f.init:
         try:
             model_options["init"] = float(f.init)
@@ -204,7 +221,7 @@ def main(argv):
         momentum=f.momentum, weight_schedule=weight_schedule, bias_schedule=bias_schedule,
         weight_decay=f.weight_decay,
         bias_weight_decay=f.weight_decay if f.bias_weight_decay is None else f.bias_weight_decay,
-        plateau=plateau, mixed_precision=f.mixed_precision, jit_compile=f.jit_compile,
+        plateau=plateau, mixed_precision=precision, jit_compile=f.jit_compile,
         checkpoint_every_steps=f.checkpoint_every_steps, keep_checkpoints=f.keep_checkpoints,
         log_every_steps=f.log_every_steps, eval_every_epochs=f.eval_every_epochs,
         eval_batch_size=f.eval_batch_size, profile_steps=tuple(int(s) for s in f.profile_steps), seed=f.seed)

@@ -14,6 +14,7 @@ from absl import flags
 from tensorboard.backend.event_processing import event_accumulator
 
 import train
+from training import distribute
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SMOKE = "--flagfile=configs/smoke.flags"
@@ -81,8 +82,11 @@ def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_pa
 @pytest.mark.slow
 def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     workdir = str(tmp_path / "run")
-    result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2")
+    result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2",
+                            "--mixed_precision=auto")
     assert result.returncode == 0, result.stderr[-3000:]
+    resolved = distribute.resolve_precision("auto")  # this machine's answer: what the run must have used
+    assert f"precision: {resolved} (--mixed_precision=auto: bfloat16 is " in result.stdout
     threads = max(1, len(os.sched_getaffinity(0)) // 2)  # the cores shared between the two logical devices
     assert (f"strategy: MirroredStrategy, 2 replica(s) in sync, this worker's devices: /job:localhost/replica:0/"
             f"task:0/device:CPU:0, /job:localhost/replica:0/task:0/device:CPU:1; threads per op: {threads}"
@@ -118,7 +122,11 @@ def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path):
     (["--dataset=cifar10_pickle", "--data_dir=/nonexistent/cifar"], "--dataset=cifar10_pickle --data_dir=/nonexist"),
     (["--dataset=mnist"], "--dataset='mnist' is invalid; valid values: digits, cifar10"),
     (["--lr_schedule=step"], "needs --lr_decay_every"),
-    (["--model=alexnet", "--variant=paper"], "has 32x32 images but the model takes 224x224"),
+    (["--model=alexnet", "--variant=paper"], "--dataset=digits comes at 16 or 32 pixels (blocks of its 8x8 values), "
+                                             "but the model takes 224x224: train one of those sizes"),
+    (["--model=alexnet", "--variant=paper", "--image_size=16"], "--image_size is an All-CNN option"),
+    (["--image_size=20"], "--dataset=digits comes at 16 or 32 pixels"),
+    (["--elastic_alpha=-1"], "--elastic_alpha=-1.0 is invalid; valid values are >= 0"),
 ])
 def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message):
     workdir = tmp_path / "run"

@@ -125,9 +125,14 @@ def _check_init(init):
                              "std > 0 (neon: 0.05) or a name such as 'he_normal' or 'glorot_uniform'.") from None
 
 
+MIN_IMAGE_SIZE = 12  # two stride-2 stages leave 3x3 for the unpadded last 3x3 conv: ceil(ceil(12 / 2) / 2) = 3
+
+
 def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
-          classifier_activation="softmax"):
-    """A Keras functional All-CNN-family model for 32x32x3 images.
+          classifier_activation="softmax", image_size=None):
+    """A Keras functional All-CNN-family model for 32x32x3 images (the paper's CIFAR-10), or ``image_size`` x
+    ``image_size`` ones: the network is convolutional up to its global average, so the same layers and parameters
+    take any size of at least MIN_IMAGE_SIZE (at 16: 16 -> 8 -> 4, the last 3x3 conv 2x2, a quarter of the FLOPs).
 
     ``pad_last_conv``: None keeps the variant's choice (paper: False, 6x6 global average; neon: True, 8x8).
     ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
@@ -147,5 +152,9 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     if len(dropout) != 2 or not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in dropout):
         raise ValueError(f"dropout={dropout!r} is invalid; valid values are two rates in [0, 1): the input's and "
                          "the one after each pooling stage (the paper: 0.2, 0.5).")
-    return S.build_model(f"allcnn_{variant}", INPUT_SHAPE, _layers(v, init, pad, class_bias, dropout),
+    size = INPUT_SHAPE[0] if image_size is None else image_size
+    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size={image_size!r} is invalid; valid values are integers >= {MIN_IMAGE_SIZE} "
+                         "(the paper: 32).")
+    return S.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]), _layers(v, init, pad, class_bias, dropout),
                          output_classes(variant, num_classes), classifier_activation)

@@ -93,6 +93,19 @@ def test_all_cnn_c_parameters_by_hand():
     assert 2_688 + 83_040 * 2 + 166_080 + 331_968 * 3 + 37_056 + 1_930 == 1_369_738
 
 
+def test_16_pixel_input_keeps_every_parameter_and_quarters_every_activation():
+    model = allcnn.build("all_cnn_c", image_size=16)
+    assert tuple(model.input.shape) == (None, 16, 16, 3) and model.count_params() == 1_369_738
+    # 16 -> 8 (conv3, stride 2) -> 4 (conv6) -> 2 (conv7, 3x3 unpadded) -> 2 -> 2 -> global average
+    shapes = {name: tuple(model.get_layer(name).output.shape)[1:] for name in ("conv2", "conv3", "conv6", "conv7",
+                                                                              "conv9", "global_pool")}
+    assert shapes == {"conv2": (16, 16, 96), "conv3": (8, 8, 96), "conv6": (4, 4, 192), "conv7": (2, 2, 192),
+                      "conv9": (2, 2, 10), "global_pool": (10,)}
+    for bad in (8, 11, 16.0, True):
+        with pytest.raises(ValueError, match=r"image_size=.* is invalid; valid values are integers >= 12"):
+            allcnn.build("all_cnn_c", image_size=bad)
+
+
 def test_pad_last_conv_gives_8x8_average_with_the_same_parameters():
     model = allcnn.build("all_cnn_c", pad_last_conv=True)
     assert tuple(model.get_layer("conv9").output.shape) == (None, 8, 8, 10)

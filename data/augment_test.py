@@ -125,6 +125,19 @@ def test_rgb_pca_recovers_a_known_covariance():
     np.testing.assert_allclose(np.abs(got_vec.T @ rotation), np.eye(3), atol=0.02)
 
 
+def _bilinear_reference(image, y, x):
+    """NumPy: ``image`` read at the point (row ``y``, column ``x``), the four neighbours weighted by their
+    closeness, a neighbour outside the image counting as zero."""
+    height, width = image.shape[:2]
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    value = np.zeros(image.shape[2:], np.float64)
+    for yy, xx, w in ((y0, x0, (1 - (y - y0)) * (1 - (x - x0))), (y0, x0 + 1, (1 - (y - y0)) * (x - x0)),
+                      (y0 + 1, x0, (y - y0) * (1 - (x - x0))), (y0 + 1, x0 + 1, (y - y0) * (x - x0))):
+        if 0 <= yy < height and 0 <= xx < width:
+            value += w * image[yy, xx]
+    return value
+
+
 def _rotate_scale_reference(image, angle, scale, shear=0.0):
     """NumPy: each output pixel samples the input bilinearly at the point that the shear x += ``shear`` * y, then
     the rotation by ``angle`` (rows pointing down, so anticlockwise on screen) and the scaling by ``scale``, about
@@ -138,12 +151,7 @@ def _rotate_scale_reference(image, angle, scale, shear=0.0):
             dx, dy = j - cx, i - cy
             u = (np.cos(angle) * dx - np.sin(angle) * dy) / scale
             v = (np.sin(angle) * dx + np.cos(angle) * dy) / scale
-            x, y = cx + u - shear * v, cy + v
-            x0, y0 = int(np.floor(x)), int(np.floor(y))
-            for yy, xx, w in ((y0, x0, (1 - (y - y0)) * (1 - (x - x0))), (y0, x0 + 1, (1 - (y - y0)) * (x - x0)),
-                              (y0 + 1, x0, (y - y0) * (1 - (x - x0))), (y0 + 1, x0 + 1, (y - y0) * (x - x0))):
-                if 0 <= yy < height and 0 <= xx < width:
-                    out[i, j] += w * image[yy, xx]
+            out[i, j] = _bilinear_reference(image, cy + v, cx + u - shear * v)
     return out
 
 
@@ -180,6 +188,72 @@ def test_random_rotate_scale_is_seeded_and_bounded():
     assert 8.9 <= min(radii) and max(radii) <= 11.1 and max(radii) - min(radii) > 1
 
 
+def test_bilinear_sample_equals_the_numpy_reference_inside_at_the_border_and_outside():
+    rng = np.random.default_rng(1)
+    image = rng.random((7, 9, 2)).astype(np.float32) + 1.0
+    rows = rng.uniform(-2.5, 8.5, (5, 6)).astype(np.float32)  # points inside, across the border and outside
+    cols = rng.uniform(-2.5, 10.5, (5, 6)).astype(np.float32)
+    rows[0, :3], cols[0, :3] = [0.0, 6.0, 3.0], [0.0, 8.0, 4.0]  # pixel centres: the pixel itself
+    got = augment.bilinear_sample(image, rows, cols).numpy()
+    assert got.shape == (5, 6, 2)
+    expected = np.array([[_bilinear_reference(image, y, x) for y, x in zip(r, c)] for r, c in zip(rows, cols)])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_array_equal(got[0, :3], image[[0, 6, 3], [0, 8, 4]])
+    far = augment.bilinear_sample(image, tf.constant([-1.0, 7.0, -40.0, 3.0]), tf.constant([4.0, 4.0, 4.0, 9.0]))
+    np.testing.assert_array_equal(far.numpy(), 0.0)  # a whole pixel or more outside: zero
+
+
+def test_gaussian_kernel_sums_to_one_with_the_asked_spread():
+    for sigma in (0.8, 4.0, 6.5):
+        taps = augment.gaussian_kernel(sigma)
+        radius = len(taps) // 2
+        assert len(taps) == 2 * int(np.ceil(3 * sigma)) + 1
+        np.testing.assert_allclose(taps.sum(), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(taps, taps[::-1])
+        std = np.sqrt((taps * np.arange(-radius, radius + 1) ** 2).sum())
+        np.testing.assert_allclose(std, sigma, rtol=0.02)  # 3 sigma each side keeps 99.7% of the mass
+
+
+def _smooth_reference(noise, taps):
+    """NumPy: each (H, W) plane of ``noise`` (H, W, 2) convolved with ``taps`` along the columns, then along the
+    rows, zero outside (np.convolve 'same': the kernel is symmetric and of odd length)."""
+    out = np.empty_like(noise, np.float64)
+    for p in range(noise.shape[2]):
+        plane = np.array([np.convolve(row, taps, mode="same") for row in noise[..., p]])
+        out[..., p] = np.array([np.convolve(col, taps, mode="same") for col in plane.T]).T
+    return out
+
+
+def test_elastic_field_is_smoothed_uniform_noise_times_alpha():
+    seed = tf.constant([4, 2])
+    noise = tf.random.stateless_uniform([32, 36, 2], seed, -1.0, 1.0).numpy()  # the draws the field starts from
+    for alpha, sigma in ((34.0, 4.0), (10.0, 1.5)):
+        field = augment.elastic_field(32, 36, alpha, sigma, seed).numpy()
+        assert field.shape == (32, 36, 2)
+        np.testing.assert_allclose(field, alpha * _smooth_reference(noise, augment.gaussian_kernel(sigma)),
+                                   atol=1e-4 * alpha)
+    np.testing.assert_allclose(augment.elastic_field(32, 36, 68.0, 4.0, seed).numpy(),
+                               2 * augment.elastic_field(32, 36, 34.0, 4.0, seed).numpy(), rtol=1e-6)
+    assert not np.allclose(field, augment.elastic_field(32, 36, 10.0, 1.5, tf.constant([5, 2])).numpy())
+
+
+def test_elastic_distort_reads_each_pixel_at_its_displaced_point():
+    rng = np.random.default_rng(2)
+    image = rng.random((10, 12, 3)).astype(np.float32)
+    np.testing.assert_array_equal(augment.elastic_distort(image, np.zeros((10, 12, 2), np.float32)).numpy(), image)
+    shift = np.zeros((10, 12, 2), np.float32)
+    shift[..., 0], shift[..., 1] = 2.0, -3.0  # a constant field: every output reads 2 rows down, 3 columns left
+    expected = np.zeros_like(image)
+    expected[:8, 3:] = image[2:, :9]
+    np.testing.assert_array_equal(augment.elastic_distort(image, shift).numpy(), expected)
+    field = augment.elastic_field(10, 12, 20.0, 2.0, tf.constant([1, 1])).numpy()
+    got = augment.elastic_distort(image, field).numpy()
+    expected = np.array([[_bilinear_reference(image, i + field[i, j, 0], j + field[i, j, 1]) for j in range(12)]
+                         for i in range(10)])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_array_equal(augment.random_elastic(image, 20.0, 2.0, tf.constant([1, 1])).numpy(), got)
+
+
 def test_ops_inside_dataset_map_on_real_photos():
     photos = [skimage_data.astronaut(), skimage_data.chelsea(), skimage_data.coffee()]  # real RGB photographs
 
@@ -211,6 +285,7 @@ OPS = {
     "random_flip": lambda x: augment.random_flip(x, SEED),
     "random_translate": lambda x: augment.random_translate(x, 2, SEED),
     "random_rotate_scale": lambda x: augment.random_rotate_scale(x, 15.0, 0.1, SEED),
+    "random_elastic": lambda x: augment.random_elastic(x, 34.0, 4.0, SEED),
     "ten_crops": lambda x: augment.ten_crops(x, 5),
     "subtract_mean": lambda x: augment.subtract_mean(x, [1.0, 2.0, 3.0]),
     "pca_lighting": lambda x: augment.pca_lighting(x, [0.1, -0.2, 0.05]),

@@ -37,3 +37,16 @@ def test_bad_split_and_bad_images():
         digits.load("validation")
     with pytest.raises(ValueError, match=r"expected \(N, 8, 8\) digit images with values in 0..16"):
         digits.upscale(np.full((2, 8, 8), 17.0))
+
+
+def test_16_pixel_digits_hold_the_same_values_in_2x2_blocks():
+    x32, y32 = digits.load("test")
+    x16, y16 = digits.load("test", size=16)
+    assert x16.shape == (360, 16, 16, 3) and x16.dtype == np.uint8
+    np.testing.assert_array_equal(y16, y32)
+    np.testing.assert_array_equal(x16, x32[:, ::2, ::2])  # one pixel of each 2x2 block of 32's 4x4 blocks
+    np.testing.assert_array_equal(x16[:, 0::2, 0::2], x16[:, 1::2, 1::2])  # 2x2 blocks
+    np.testing.assert_array_equal(digits.upscale(load_digits().images[:3], 8)[..., 0],
+                                  np.rint(load_digits().images[:3] * 255 / 16))  # size 8: the values themselves
+    with pytest.raises(ValueError, match="digits image size 20 is invalid; valid sizes are multiples of 8"):
+        digits.upscale(np.zeros((1, 8, 8)), 20)

@@ -22,6 +22,7 @@ DATASETS = pipeline.DATASETS + tuple(IMAGENET_DATASETS)
 MEANS = tuple(imagenet.MEAN_RGB) + ("image",)
 # 32x32 datasets: All-CNN's GCN (scale 55) then ZCA (the paper, pylearn2, neon), GCN alone, or raw 0..255 pixels.
 PREPROCESSING = ("gcn_zca", "gcn", "none")
+DIGITS_SIZES = (16, 32)  # the digits' 8x8 values as 2x2 or 4x4 blocks (data/digits.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +41,16 @@ class Config:
     pca_lighting: bool = True  # ImageNet training
     crops: str = "center"  # evaluation: center | ten (ImageNet)
     seed: int = 0
-    max_rotation: float = pipeline.MAX_ROTATION  # affine: degrees
-    max_scale: float = pipeline.MAX_SCALE  # affine
-    max_shear: float = pipeline.MAX_SHEAR  # affine
+    max_rotation: float = pipeline.Affine.max_rotation  # affine: degrees
+    max_scale: float = pipeline.Affine.max_scale  # affine
+    max_shear: float = pipeline.Affine.max_shear  # affine
+    elastic_alpha: float = pipeline.Affine.elastic_alpha  # affine: pixels (0: no elastic distortion)
+    elastic_sigma: float = pipeline.Affine.elastic_sigma  # affine: pixels
+
+    def affine(self):
+        """The ranges of --augmentation=affine (``pipeline.Affine``)."""
+        return pipeline.Affine(self.max_rotation, self.max_scale, self.max_shear, self.elastic_alpha,
+                               self.elastic_sigma)
 
 
 def check(config):
@@ -61,6 +69,12 @@ def check(config):
     if not 0 <= config.max_shear <= 1:
         raise ValueError(f"--max_shear={config.max_shear} is invalid; valid values are in [0, 1] (the shear is "
                          "uniform in [-max_shear, max_shear]: up to 45 degrees of slant).")
+    if config.elastic_alpha < 0:
+        raise ValueError(f"--elastic_alpha={config.elastic_alpha} is invalid; valid values are >= 0 (0: no elastic "
+                         "distortion; Simard et al. 2003 used 34 on 28x28 digits).")
+    if not 0.5 <= config.elastic_sigma <= 16:
+        raise ValueError(f"--elastic_sigma={config.elastic_sigma} is invalid; valid values are pixels in [0.5, 16] "
+                         "(Simard et al. 2003 used 4).")
     if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
         raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
                          "and is evaluated whole: use --crops=center.")
@@ -85,9 +99,14 @@ class ArrayInputs:
         self.config = config
         if config.crops != "center":
             raise ValueError(f"--crops={config.crops} is for ImageNet; --dataset={config.dataset} is evaluated whole.")
+        if config.dataset == "digits" and image_size not in DIGITS_SIZES:
+            raise ValueError(f"--dataset=digits comes at {' or '.join(map(str, DIGITS_SIZES))} pixels (blocks of its "
+                             f"8x8 values), but the model takes {image_size}x{image_size}: train one of those sizes "
+                             "(train.py --model=allcnn, --image_size=16 or 32).")
         train_images, train_labels, self.class_names = pipeline.load_arrays(
-            config.dataset, "train", config.data_dir, config.download)
-        eval_images, eval_labels, _ = pipeline.load_arrays(config.dataset, "test", config.data_dir, config.download)
+            config.dataset, "train", config.data_dir, config.download, image_size)
+        eval_images, eval_labels, _ = pipeline.load_arrays(config.dataset, "test", config.data_dir, config.download,
+                                                           image_size)
         if train_images.shape[1:3] != (image_size, image_size):
             raise ValueError(f"--dataset={config.dataset} has {train_images.shape[1]}x{train_images.shape[2]} "
                              f"images but the model takes {image_size}x{image_size}: choose a model of that input "
@@ -98,7 +117,8 @@ class ArrayInputs:
         if config.preprocess == "gcn":
             self.preprocess = global_contrast_normalize
         if config.preprocess == "gcn_zca":
-            cache = config.zca_cache or pipeline.default_zca_cache(config.dataset, config.zca_bias)
+            cache = config.zca_cache or pipeline.default_zca_cache(config.dataset, config.zca_bias,
+                                                                   image_size=image_size)
             self.zca, self.preprocess = pipeline.gcn_zca(train_images, bias=config.zca_bias, cache_path=cache)
             log(f"GCN + ZCA (bias {config.zca_bias:g}) fitted on the {len(train_images):,} training images; "
                 f"statistics: {cache}")
@@ -117,8 +137,7 @@ class ArrayInputs:
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
         return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
                                 epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,
-                                max_rotation=self.config.max_rotation, max_scale=self.config.max_scale,
-                                max_shear=self.config.max_shear)
+                                affine=self.config.affine())
 
     def _split(self, split):
         if split not in (None, "train", "test"):

@@ -22,6 +22,20 @@ def test_serving_preprocessing_equals_the_evaluation_split(preprocess, tmp_path)
     assert data.count() == 360 and data.count("train") == 1437 and len(labels) == 50
 
 
+def test_16_pixel_digits_train_and_serve_at_16_and_take_the_32_pixel_digits_exactly(tmp_path):
+    # evaluate.py --saved_model reads the digits at 32: the export's bilinear resize to 16 averages two pixels of
+    # one 4x4 block, so it must give exactly the 16-pixel digits the model trained on
+    data = inputs.load(inputs.Config(augmentation="affine", elastic_alpha=34.0,
+                                     zca_cache=str(tmp_path / "zca.npz")), 16, log=lambda *_: None)
+    evaluated, _ = next(iter(data.eval_dataset(50)))
+    assert evaluated.shape == (50, 16, 16, 3) and data.image_shape == (16, 16, 3)
+    assert next(iter(data.train_dataset(32, 0)))[0].shape == (32, 16, 16, 3)
+    state = {k: tf.constant(v) for k, v in data.serving_state().items()}
+    raw32 = digits.load("test")[0][:50]
+    np.testing.assert_allclose(data.serve_images(tf.constant(raw32), state), evaluated, rtol=1e-5, atol=1e-4)
+    assert data.zca.matrix.shape == (16 * 16 * 3, 16 * 16 * 3)
+
+
 def test_imagenet_serving_equals_the_evaluation_split(tmp_path):
     root = photo_folder(tmp_path / "photos")
     data = inputs.load(inputs.Config(dataset="imagenet_folder", data_dir=str(root)), 224, log=lambda *_: None)
@@ -37,7 +51,11 @@ def test_imagenet_serving_equals_the_evaluation_split(tmp_path):
                                            ({"crops": "ten"}, "--crops=ten is the paper's ImageNet test"),
                                            ({"max_rotation": -5.0}, r"--max_rotation=-5.0 is invalid"),
                                            ({"max_scale": 1.0}, r"--max_scale=1.0 is invalid; valid values are in"),
-                                           ({"max_shear": -0.1}, r"--max_shear=-0.1 is invalid; valid values are in")])
+                                           ({"max_shear": -0.1}, r"--max_shear=-0.1 is invalid; valid values are in"),
+                                           ({"elastic_alpha": -1.0}, r"--elastic_alpha=-1.0 is invalid; valid values "
+                                                                     r"are >= 0"),
+                                           ({"elastic_sigma": 0.1}, r"--elastic_sigma=0.1 is invalid; valid values "
+                                                                    r"are pixels in \[0.5, 16\]")])
 def test_bad_choices_name_the_flag(changes, flag):
     with pytest.raises(ValueError, match=flag):
         inputs.check(inputs.Config(**changes))

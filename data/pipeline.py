@@ -7,6 +7,7 @@ training: shuffle (seeded, every epoch) -> repeat -> [augment] -> batch, droppin
 evaluation: batch keeping every example (the last batch is smaller: nothing is dropped or padded) -> prefetch.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -30,9 +31,19 @@ PREPROCESS_BATCH = 1024
 # training split (the classic elastic/affine distortions of handwritten-digit work, Simard et al. 2003).
 AUGMENTATIONS = ("none", "flip_translate", "translate", "affine")
 MAX_SHIFT = 5
-MAX_ROTATION = 10.0
-MAX_SCALE = 0.1
-MAX_SHEAR = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Affine:
+    """The ranges of --augmentation=affine (names as the flags): a rotation uniform in +-``max_rotation`` degrees,
+    a scaling uniform in 1 +- ``max_scale`` and a horizontal shear uniform in +-``max_shear`` about the centre,
+    after an elastic distortion (Simard et al. 2003, ``augment.elastic_field``) of strength ``elastic_alpha``
+    (0: none) and smoothness ``elastic_sigma`` pixels."""
+    max_rotation: float = 10.0
+    max_scale: float = 0.1
+    max_shear: float = 0.0
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
 # The pipelines start without tf.data's static graph optimizations: they serialize the whole dataset graph, with
 # the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per run since the
 # epochs are chained, and per validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured
@@ -41,12 +52,13 @@ FAST_START = tf.data.Options()
 FAST_START.experimental_optimization.apply_default_optimizations = False
 
 
-def load_arrays(dataset, split, data_dir=None, download=False):
-    """(uint8 images (N, H, W, C), int64 labels (N,), class names) of an in-memory dataset split."""
+def load_arrays(dataset, split, data_dir=None, download=False, image_size=32):
+    """(uint8 images (N, H, W, C), int64 labels (N,), class names) of an in-memory dataset split. The digits come
+    at ``image_size`` (a multiple of 8); the other datasets at their own size."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r} is invalid; valid datasets: {', '.join(DATASETS)}.")
     if dataset == "digits":
-        images, labels = digits.load(split)
+        images, labels = digits.load(split, image_size)
         return images, labels, digits.CLASS_NAMES
     if dataset == "cifar10":
         images, labels = cifar.load_tfds(split, data_dir=data_dir, download=download)
@@ -73,22 +85,26 @@ def gcn_zca(train_images, bias=0.1, cache_path=None):
     return zca, preprocess
 
 
-def default_zca_cache(dataset, bias, directory=None):
-    """Where the statistics of ``dataset``'s training split are cached: ~/.cache/alexnet-allcnn by default."""
+def default_zca_cache(dataset, bias, directory=None, image_size=32):
+    """Where the statistics of ``dataset``'s training split (at ``image_size``) are cached:
+    ~/.cache/alexnet-allcnn by default."""
     directory = directory or os.path.join(os.path.expanduser("~"), ".cache", "alexnet-allcnn")
-    return os.path.join(directory, f"{dataset}-gcn55-zca-bias{bias:g}.npz")
+    size = "" if image_size == 32 else f"-{image_size}px"
+    return os.path.join(directory, f"{dataset}{size}-gcn55-zca-bias{bias:g}.npz")
 
 
-def augment_image(image, seed, augmentation, max_shift=MAX_SHIFT, max_rotation=MAX_ROTATION, max_scale=MAX_SCALE,
-                  max_shear=MAX_SHEAR):
+def augment_image(image, seed, augmentation, max_shift=MAX_SHIFT, affine=Affine()):
     """One training image augmented as ``augmentation`` says (see AUGMENTATIONS): a random horizontal flip
-    (flip_translate), rotation, scaling and shear (affine), then a random translation by up to ``max_shift`` pixels
-    (zero fill)."""
+    (flip_translate), or an elastic distortion, rotation, scaling and shear (affine, ``affine``'s ranges), then a
+    random translation by up to ``max_shift`` pixels (zero fill)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
     if augmentation == "flip_translate":
         image = augment.random_flip(image, seeds[0])
     if augmentation == "affine":
-        image = augment.random_rotate_scale(image, max_rotation, max_scale, seeds[0], max_shear)
+        if affine.elastic_alpha > 0:  # its own seed, folded from the rotation's: the other draws stay as they were
+            image = augment.random_elastic(image, affine.elastic_alpha, affine.elastic_sigma,
+                                           tf.random.experimental.stateless_fold_in(seeds[0], 1))
+        image = augment.random_rotate_scale(image, affine.max_rotation, affine.max_scale, seeds[0], affine.max_shear)
     return augment.random_translate(image, max_shift, seeds[1])
 
 
@@ -140,7 +156,7 @@ def cached_examples(images, labels, preprocess=None):
 
 
 def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_batches=0, augmentation="none",
-            max_shift=MAX_SHIFT, shard=None, max_rotation=MAX_ROTATION, max_scale=MAX_SCALE, max_shear=MAX_SHEAR):
+            max_shift=MAX_SHIFT, shard=None, affine=Affine()):
     """Batches of ``examples`` (``count`` of them, e.g. from ``cached_examples``).
 
     Training with ``epoch=None``: shuffled afresh every pass, repeated forever. Training with ``epoch``: that one
@@ -163,9 +179,7 @@ def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_b
         if augmentation != "none":
             ds = tf.data.Dataset.zip(ds, seeds)
             ds = ds.skip(skip_batches * parts * batch_size).map(
-                lambda example, s: (augment_image(example[0], s, augmentation, max_shift, max_rotation, max_scale,
-                                                   max_shear),
-                                     example[1]),
+                lambda example, s: (augment_image(example[0], s, augmentation, max_shift, affine), example[1]),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         else:
             ds = ds.skip(skip_batches * parts * batch_size)

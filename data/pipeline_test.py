@@ -72,7 +72,7 @@ def test_affine_augmentation_is_rotate_scale_then_translate():
     images, labels, _ = pipeline.load_arrays("digits", "test")
     examples = pipeline.cached_examples(images[:40], labels[:40])
     batch = next(iter(pipeline.batches(examples, 40, 40, True, seed=3, epoch=0, augmentation="affine",
-                                       max_shift=2, max_rotation=12.0, max_scale=0.1)))[0].numpy()
+                                       max_shift=2, affine=pipeline.Affine(12.0, 0.1))))[0].numpy()
     plain_ds = pipeline.batches(examples, 40, 40, True, seed=3, epoch=0)
     plain, plain_labels = (t.numpy() for t in next(iter(plain_ds)))
     seeds = list(tf.data.Dataset.random(seed=pipeline.epoch_seed(3, 0)).batch(2).take(40))
@@ -81,8 +81,17 @@ def test_affine_augmentation_is_rotate_scale_then_translate():
         expected = augment.random_translate(augment.random_rotate_scale(original, 12.0, 0.1, split[0]), 2, split[1])
         np.testing.assert_allclose(image, expected.numpy(), atol=1e-4)
     assert not np.allclose(batch, plain)
+    elastic = pipeline.Affine(12.0, 0.1, elastic_alpha=34.0, elastic_sigma=4.0)
+    distorted = next(iter(pipeline.batches(examples, 40, 40, True, seed=3, epoch=0, augmentation="affine",
+                                           max_shift=2, affine=elastic)))[0].numpy()
+    for image, original, seed in zip(distorted, plain, seeds):  # the elastic field first, from its own seed
+        split = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+        warped = augment.random_elastic(original, 34.0, 4.0, tf.random.experimental.stateless_fold_in(split[0], 1))
+        expected = augment.random_translate(augment.random_rotate_scale(warped, 12.0, 0.1, split[0]), 2, split[1])
+        np.testing.assert_allclose(image, expected.numpy(), atol=1e-4)
+    assert not np.allclose(distorted, batch)
     identity = next(iter(pipeline.batches(examples, 40, 40, True, seed=3, epoch=0, augmentation="affine",
-                                          max_shift=0, max_rotation=0.0, max_scale=0.0)))[0].numpy()
+                                          max_shift=0, affine=pipeline.Affine(0.0, 0.0))))[0].numpy()
     np.testing.assert_allclose(identity, plain, atol=1e-4)  # no rotation, scaling or shift: the images unchanged
 
 
