@@ -141,6 +141,10 @@ def test_workdir_of_another_model_is_refused_and_left_alone(tmp_path):
     message = run_in_process(SMOKE, f"--workdir={workdir}", "--variant=strided_cnn_c")
     assert "holds a run with variant='all_cnn_c' but this run has variant='strided_cnn_c'" in message
     assert "--flagfile=" in message and sorted(p.name for p in workdir.rglob("*")) == before
+    # the same layers and parameters at 16x16 would restore silently: the image size is part of the run too
+    message = run_in_process(SMOKE, f"--workdir={workdir}", "--image_size=16")
+    assert "holds a run with image_size=32 but this run has image_size=16" in message
+    assert sorted(p.name for p in workdir.rglob("*")) == before
 
 
 @pytest.mark.slow

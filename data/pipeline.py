@@ -44,6 +44,8 @@ class Affine:
     max_shear: float = 0.0
     elastic_alpha: float = 0.0
     elastic_sigma: float = 4.0
+
+
 # The pipelines start without tf.data's static graph optimizations: they serialize the whole dataset graph, with
 # the in-memory images and the ZCA matrix as constants, every time an iterator starts (once per run since the
 # epochs are chained, and per validation): 1.3-1.5 s for the digits (15% of a digits epoch on 2 cores), measured

@@ -225,7 +225,7 @@ class Trainer:
         if os.path.exists(path):
             with open(path) as f:
                 previous = json.load(f)
-            keys = ("model", "variant", "num_classes", "dataset", "batch_size", "steps_per_epoch")
+            keys = ("model", "variant", "num_classes", "dataset", "image_size", "batch_size", "steps_per_epoch")
             different = [k for k in keys if previous.get(k) != self.run_info.get(k)]
             if different:
                 raise TrainingError(
