@@ -173,8 +173,8 @@ def main(argv):
              f"--strategy={f.strategy}: use a multiple of {strategy.num_replicas_in_sync}.")
     print(distribute.describe(strategy))
     precision = distribute.resolve_precision(f.mixed_precision)
-    print(f"precision: {precision}" + (" (--mixed_precision=auto: bfloat16 is "
-                                       f"{'native' if precision != 'float32' else 'not native'} here)"
+    native = "native" if precision == "mixed_bfloat16" else "not native"
+    print(f"precision: {precision}" + (f" (--mixed_precision=auto: bfloat16 is {native} here)"
                                        if f.mixed_precision == "auto" else ""))
 
     keras.utils.set_random_seed(f.seed)
