@@ -77,9 +77,10 @@ def start(*args, script=None, env=None):
 @pytest.mark.slow
 def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_ends_where_an_uninterrupted_run_does(
         tmp_path, capsys):
-    # batch 128: 11 steps per epoch, so the rerun (from step 4) crosses an epoch boundary
+    # batch 128: 11 steps per epoch, so the rerun (from step 4) crosses an epoch boundary; at 16x16 (the digits'
+    # values in 2x2 blocks, a quarter of the 32x32 work) because three runs of 12 such steps are the cost here
     common = [SMOKE, "--deterministic", "--batch_size=128", "--train_steps=12", "--checkpoint_every_steps=4",
-              "--eval_batch_size=360"]
+              "--eval_batch_size=360", "--image_size=16"]
     whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
     stalled = tmp_path / "stalled"
     process = start(*common, f"--workdir={killed}", script=STALLING_TRAIN,

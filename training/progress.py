@@ -13,6 +13,36 @@ import time
 
 import keras
 import tensorflow as tf
+from tensorboard.plugins.histogram import metadata as histogram_metadata
+
+HISTOGRAM_BUCKETS = 30  # tf.summary.histogram's default
+
+
+def histogram_buckets(data, buckets=HISTOGRAM_BUCKETS):
+    """The [buckets, 3] (left edge, right edge, count) tensor ``tf.summary.histogram`` writes, counted with bincount.
+
+    TensorBoard's own ``_buckets`` counts through a one-hot matrix of size x buckets float64s: 9 GB for AlexNet's
+    fc6 kernel (37.7M weights) and 4 GB for fc7, allocated with every validation (measured: ~20 s of a mocked
+    AlexNet epoch on 2 CPU cores; on a GPU that much memory at once can fail the run). The same rule here: buckets of
+    equal width between the minimum and the maximum, the maximum in the last; all of one value in the last bucket.
+    """
+    data = tf.reshape(tf.cast(data, tf.float64), [-1])
+    low, high = tf.reduce_min(data), tf.reduce_max(data)
+    width = (high - low) / buckets
+    if float(width) == 0.0:
+        edges = tf.fill([buckets], high)
+        counts = tf.concat([tf.zeros([buckets - 1], tf.float64), [tf.cast(tf.size(data), tf.float64)]], 0)
+        return tf.stack([edges, edges, counts], axis=1)
+    index = tf.minimum(tf.cast(tf.floor((data - low) / width), tf.int32), buckets - 1)
+    counts = tf.cast(tf.math.bincount(index, minlength=buckets, maxlength=buckets), tf.float64)
+    edges = tf.concat([tf.linspace(low, high, buckets + 1)[:-1], [high]], 0)
+    return tf.stack([edges[:-1], edges[1:], counts], axis=1)
+
+
+def write_histogram(name, data):
+    """``tf.summary.histogram(name, data)`` (the same summary, shown by TensorBoard alike) without its one-hot."""
+    return tf.summary.write(name, histogram_buckets(data),
+                            metadata=histogram_metadata.create_summary_metadata(display_name=None, description=None))
 
 
 class Interval:
@@ -113,7 +143,7 @@ class Summaries:
     def histograms(self, model, step):
         with self.train_writer.as_default(step=step):
             for variable in model.trainable_variables:
-                tf.summary.histogram(variable.path, variable)
+                write_histogram(variable.path, variable)
         self.train_writer.flush()
 
     def close(self):
