@@ -2,8 +2,9 @@
 
 * ``LocalResponseNormalization``: Krizhevsky et al. 2012, section 3.3, in the paper's and in Caffe's/neon's parametrisation.
 * ``TowerConv2D``: the paper's two-GPU "towers" (section 3.2, figure 2) as split -> one Conv2D per tower -> concat.
+* ``Dense``: ``keras.layers.Dense`` with a faster float32 input gradient on the CPU (the same values and weights).
 
-Both are serializable (``get_config`` returns exactly the constructor arguments) and registered under the
+All are serializable (``get_config`` returns exactly the constructor arguments) and registered under the
 ``alexnet`` package name, so a saved ``.keras`` model loads without ``custom_objects``.
 """
 
@@ -16,90 +17,68 @@ def _check(condition, message):
         raise ValueError(message)
 
 
-def _window_sum(squares, half, block=64):
-    """The sum over each channel's window (channels c - half .. c + half that exist), as products with a 0/1 band
-    matrix (oneDNN). Above ``2 * block`` channels the output is made ``block`` channels at a time from the input
-    channels that reach them, which skips the band's zeros: for AlexNet's 256 channels a quarter of the work of one
-    (C, C) product."""
-    channels = squares.shape[-1]
-    rows = tf.reshape(squares, (-1, channels))
-    index = tf.range(channels)
-    band = tf.cast(tf.abs(index[:, None] - index[None, :]) <= half, squares.dtype)
-    if channels <= 2 * block:
-        sums = tf.matmul(rows, band)
-    else:
-        pieces = []
-        for start in range(0, channels, block):
-            stop = min(channels, start + block)
-            low, high = max(0, start - half), min(channels, stop + half)
-            pieces.append(tf.matmul(rows[:, low:high], band[low:high, start:stop]))
-        sums = tf.concat(pieces, axis=1)
-    return tf.reshape(sums, tf.shape(squares))
+def _window_sum(v, half):
+    """The sum over each channel's window (channels c - half .. c + half that exist) along the last axis, as
+    2 * half + 1 shifted slices of a zero-padded copy. Inside an XLA kernel this fuses with the element-wise work
+    around it: no padded copy and no window sum is written to memory, each element is read once from memory and
+    the shifts from cache."""
+    channels = v.shape[-1]
+    padded = tf.pad(v, [[0, 0]] * (len(v.shape) - 1) + [[half, half]])
+    return tf.add_n([padded[..., i:i + channels] for i in range(2 * half + 1)])
 
 
-def _lrn_kernels(k, alpha, beta):
-    """The element-wise parts of LRN and of its gradient, each compiled by XLA into one pass over memory. ``s`` is
-    the window sum of squares; t ** -beta is rsqrt(t) * sqrt(rsqrt(t)) for the 0.75 every source uses (TF's CPU pow
-    costs about twenty passes). The arithmetic is float32 whatever the tensors' dtype (bfloat16 under
-    mixed_bfloat16): the casts happen inside the fused pass, and the result comes back in the input's dtype."""
+def _lrn_kernels(half, k, alpha, beta):
+    """LRN's forward pass and its gradient, each one XLA kernel (one pass over memory). t ** -beta is
+    rsqrt(t) * sqrt(rsqrt(t)) for the 0.75 every source uses (TF's CPU pow costs about twenty passes). The
+    arithmetic is float32 whatever the tensors' dtype (bfloat16 under mixed_bfloat16): the casts happen inside the
+    fused kernel, and the results come back in the input's dtype."""
     def negative_power(t):
         if beta == 0.75:
             r = tf.math.rsqrt(t)
             return r * tf.sqrt(r)
         return tf.pow(t, -beta)
 
-    def f32(*tensors):
-        return [tf.cast(t, tf.float32) for t in tensors]
+    @tf.function(jit_compile=True)
+    def forward(x_in):  # (y, the window sum of squares s, kept for the gradient)
+        x = tf.cast(x_in, tf.float32)
+        s = _window_sum(x * x, half)
+        return tf.cast(x * negative_power(k + alpha * s), x_in.dtype), tf.cast(s, x_in.dtype)
 
     @tf.function(jit_compile=True)
-    def square(x):
-        return tf.cast(tf.square(tf.cast(x, tf.float32)), x.dtype)
-
-    @tf.function(jit_compile=True)
-    def forward(x_in, s):
-        x, s = f32(x_in, s)
-        return tf.cast(x * negative_power(k + alpha * s), x_in.dtype)
-
-    @tf.function(jit_compile=True)
-    def inner(dy_in, x, s):  # dy * y / t
-        dy, x, s = f32(dy_in, x, s)
+    def backward(dy_in, x_in, s_in):  # dy * t^-beta - 2 alpha beta x window_sum(dy * y / t)
+        dy, x, s = (tf.cast(v, tf.float32) for v in (dy_in, x_in, s_in))
         t = k + alpha * s
-        return tf.cast(dy * x * negative_power(t) / t, dy_in.dtype)
+        power = negative_power(t)
+        return tf.cast(dy * power - (2.0 * alpha * beta) * x * _window_sum(dy * x * power / t, half), dy_in.dtype)
 
-    @tf.function(jit_compile=True)
-    def backward(dy_in, x, s, window):  # dy * t^-beta - 2 alpha beta x window_sum(dy * y / t)
-        dy, x, s, window = f32(dy_in, x, s, window)
-        return tf.cast(dy * negative_power(k + alpha * s) - (2.0 * alpha * beta) * x * window, dy_in.dtype)
-
-    return square, forward, inner, backward
+    return forward, backward
 
 
 def local_response_normalization(x, size, k, alpha, beta):
     """y[c] = x[c] * (k + alpha * sum_{|j - c| <= size // 2} x[j]^2) ** -beta over the channels that exist, for x
-    in float32 or bfloat16 (the element-wise arithmetic in float32; the window sums, a matmul, in x's dtype).
+    in float32 or bfloat16 (the arithmetic in float32).
 
     The function of ``tf.nn.local_response_normalization`` (whose ``alpha`` is this ``alpha``), built for speed on
     the CPU: TF's kernels raise every element to -beta with pow and run the gradient as a scalar loop per element,
-    and cost the two LRN layers of AlexNet ~400 ms of a ~3 s training step (an ablation, BUILD.md). Here the window
-    sum is a matmul with a band matrix, the element-wise work is fused by XLA, only x and the window sum are kept
-    for the backward pass, and the gradient is written out (t = k + alpha * window_sum(x^2), y = x * t^-beta):
+    and cost the two LRN layers of AlexNet ~400 ms of a ~3 s training step (an ablation, BUILD.md). Here the forward
+    pass and the gradient are each one XLA kernel, only x and the window sum are kept for the backward pass, and the
+    gradient is written out (t = k + alpha * window_sum(x^2), y = x * t^-beta):
 
         dx = dy * t^-beta - 2 alpha beta * x * window_sum(dy * y / t)
 
-    (the window is symmetric, so the band matrix is its own transpose). common/layers_test.py checks the values and
-    the gradient against NumPy, finite differences and TF's kernels.
+    (the window is symmetric, so the sum that spreads each channel's share back is the same window sum).
+    common/layers_test.py checks the values and the gradient against NumPy, finite differences and TF's kernels.
     """
-    half = size // 2
-    square, forward, inner, backward = _lrn_kernels(k, alpha, beta)
+    forward, backward = _lrn_kernels(size // 2, k, alpha, beta)
 
     @tf.custom_gradient
     def lrn(x):
-        s = _window_sum(square(x), half)
+        y, s = forward(x)
 
         def grad(dy):
-            return backward(dy, x, s, _window_sum(inner(dy, x, s), half))
+            return backward(dy, x, s)
 
-        return forward(x, s), grad
+        return y, grad
 
     return lrn(x)
 
@@ -230,3 +209,34 @@ class TowerConv2D(keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer))
         return config
+
+
+@tf.custom_gradient
+def _matmul(x, w):
+    """x @ w, whose input gradient is computed as (w @ dy^T)^T. The standard gradient, dy @ w^T (a MatMul with
+    transpose_b), ran at 0.29-0.33 of the float32 matmul peak for AlexNet's fc6/fc7 at batch 128 on 2 Zen 1 cores
+    (566 ms for fc6, against 209 ms forward) and at 90 of 192 GFLOP/s on 2 Zen 4 cores (108 ms); the product of the
+    stored weights with the transposed batch gradient, then the transpose of the small (batch, inputs) result, took
+    154 ms and 72 ms. The weight gradient x^T dy is TF's own (0.77-1.0 of the peak)."""
+    def grad(dy):
+        return tf.transpose(tf.matmul(w, dy, transpose_b=True)), tf.matmul(x, dy, transpose_a=True)
+
+    return tf.matmul(x, w), grad
+
+
+@keras.saving.register_keras_serializable(package="alexnet")
+class Dense(keras.layers.Dense):
+    """``keras.layers.Dense`` whose input gradient is faster on the CPU in float32 (``_matmul``): AlexNet's three
+    dense layers, forward and backward at batch 128, 392 -> 327 ms on 2 Zen 4 cores (2026-12-03, median of 20
+    interleaved rounds). The weights, their names and the values are Keras' (common/layers_test.py). In bfloat16
+    the trick was 4% slower, so that, and anything but the plain layer on a batch of vectors (LoRA, quantization,
+    inputs of rank > 2), is left to Keras' own ``call``."""
+
+    def call(self, inputs, training=None):
+        if (inputs.dtype != tf.float32 or len(inputs.shape) != 2 or self.lora_enabled
+                or self.quantization_mode):
+            return super().call(inputs, training=training)
+        x = _matmul(inputs, tf.convert_to_tensor(self.kernel))
+        if self.bias is not None:
+            x = tf.nn.bias_add(x, tf.convert_to_tensor(self.bias))
+        return self.activation(x) if self.activation is not None else x

@@ -1,11 +1,12 @@
-"""LocalResponseNormalization against independent NumPy formulas; TowerConv2D against a grouped convolution."""
+"""LocalResponseNormalization against independent NumPy formulas; TowerConv2D against a grouped convolution; Dense
+against keras.layers.Dense and NumPy."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.layers import LocalResponseNormalization, TowerConv2D
+from common.layers import Dense, LocalResponseNormalization, TowerConv2D
 
 
 # ---------------------------------------------------------------------------------------------- LRN references
@@ -226,17 +227,75 @@ def test_lrn_gradient_matches_tensorflow_kernel(size, k, alpha, beta):
     assert tape.gradient(ours, x, output_gradients=dy).numpy()[i] == pytest.approx(numeric, rel=1e-3, abs=1e-5)
 
 
-@pytest.mark.parametrize("channels,half,block", [(13, 2, 4), (13, 1, 64), (260, 2, 64), (9, 3, 2)])
-def test_lrn_window_sum_by_blocks_equals_numpy(channels, half, block):
-    # Above 2 * block channels the window sum is built block by block; every channel's window must be whole.
+@pytest.mark.parametrize("channels,half", [(13, 2), (13, 1), (260, 2), (9, 3), (2, 3), (1, 0)])
+def test_lrn_window_sum_equals_numpy(channels, half):
+    # Every channel's window whole, and cut at the first and last channel (a window wider than the channels too).
     from common.layers import _window_sum
     x = np.random.RandomState(8).uniform(0, 5, (2, 3, channels)).astype(np.float32)
     padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (half, half)])
     expected = sum(padded[..., j:j + channels] for j in range(2 * half + 1))
-    np.testing.assert_allclose(_window_sum(tf.constant(x), half, block).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(_window_sum(tf.constant(x), half).numpy(), expected, rtol=1e-6)
 
 
 def test_lrn_of_many_channels_matches_numpy():
     x = _activations((2, 2, 2, 260), seed=9)
     np.testing.assert_allclose(LocalResponseNormalization()(x).numpy(), lrn_paper_numpy(x, 5, 1e-4, 0.75, 2.0),
                                rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- Dense
+def _dense_pair(units, activation, inputs=9):
+    ours, theirs = Dense(units, activation=activation), keras.layers.Dense(units, activation=activation)
+    ours.build((None, inputs))
+    theirs.build((None, inputs))
+    theirs.set_weights(ours.get_weights())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_dense_values_and_gradients_equal_keras_and_numpy(activation):
+    # The faster input gradient (w dy^T)^T is the same product as Keras' dy w^T; the weight gradient is Keras'.
+    ours, theirs = _dense_pair(7, activation)
+    x = tf.constant(np.random.RandomState(11).normal(size=(5, 9)).astype(np.float32))
+    dy = tf.constant(np.random.RandomState(12).normal(size=(5, 7)).astype(np.float32))
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        results.append([y, *tape.gradient(y, [x, *layer.trainable_variables], output_gradients=dy)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    w, b = (v.numpy().astype(np.float64) for v in ours.trainable_variables)
+    pre = x.numpy() @ w + b
+    mask = (pre > 0) if activation == "relu" else np.ones_like(pre)
+    np.testing.assert_allclose(results[0][0].numpy(), pre * mask, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][1].numpy(), (dy.numpy() * mask) @ w.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][2].numpy(), x.numpy().T @ (dy.numpy() * mask), rtol=1e-5, atol=1e-5)
+
+
+def test_dense_under_mixed_bfloat16_and_on_rank_3_inputs_is_keras():
+    # Where the trick is not used (bfloat16: slower there; rank > 2) the layer is Keras' own call.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        ours, theirs = _dense_pair(4, "relu")
+        x = np.random.RandomState(13).normal(size=(3, 9)).astype(np.float32)
+        assert ours(x).dtype == tf.bfloat16
+        np.testing.assert_array_equal(ours(x).numpy(), theirs(x).numpy())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    ours, theirs = _dense_pair(4, None)
+    x = np.random.RandomState(14).normal(size=(2, 3, 9)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).numpy(), theirs(x).numpy(), rtol=1e-6)
+
+
+def test_dense_saves_and_loads_without_custom_objects(tmp_path):
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, Dense(3, activation="relu", name="fc")(inputs))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.get_layer("fc")) is Dense
+    assert [v.path for v in loaded.weights] == [v.path for v in model.weights]
+    x = np.random.RandomState(15).normal(size=(2, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())

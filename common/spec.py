@@ -16,6 +16,7 @@ import math
 
 import keras
 
+from common.layers import Dense as DenseLayer
 from common.layers import LocalResponseNormalization, TowerConv2D
 
 Pad = int | tuple[tuple[int, int], tuple[int, int]]
@@ -136,7 +137,7 @@ def _apply(spec, x, num_classes):
     if isinstance(spec, Conv):
         return _conv(spec, x, num_classes)
     if isinstance(spec, Dense):
-        return keras.layers.Dense(
+        return DenseLayer(
             spec.units or num_classes, activation="relu" if spec.relu else None, use_bias=spec.bias is not None,
             kernel_initializer=kernel_initializer(spec.init),
             bias_initializer=bias_initializer(spec.bias if spec.bias is not None else 0.0, x.shape[-1]),
