@@ -92,7 +92,7 @@ def test_stable_in_reduced_precision(dtype, high, rtol):
 
 
 def test_bfloat16_gradient_agrees_with_float32():
-    # Under mixed_bfloat16 the layer keeps bfloat16 tensors and window sums (float32 arithmetic inside its kernels):
+    # Under mixed_bfloat16 the layer reads and writes bfloat16 tensors (float32 arithmetic inside its kernels):
     # values and gradient must agree with the float32 path to bfloat16's precision (8 bits: 0.4% per rounding).
     x = tf.constant(_activations((2, 5, 5, 40), seed=8, high=300.0))
     dy = tf.constant(np.random.RandomState(9).normal(size=x.shape).astype(np.float32))
