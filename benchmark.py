@@ -37,6 +37,9 @@ def define_flags():
                       "Also time the full iteration at this precision, interleaved with the rest, and report the "
                       "speed-up over it (e.g. --precision=mixed_bfloat16 --baseline_precision=float32).")
     flags.DEFINE_bool("jit_compile", False, "Compile fprop and the gradients with XLA (as train.py --jit_compile).")
+    flags.DEFINE_integer("cpu_devices", 1, "Run this many replicas side by side on the CPU, each on its share of the "
+                         "batch with cores/cpu_devices threads per op (as train.py --strategy=mirrored "
+                         "--cpu_devices=N); the matmul peak is then measured on every replica at once.")
     flags.DEFINE_integer("iterations", 10, "Timed rounds (the AlexNet seeds: 10 of 12; the All-CNN seed: 50).")
     flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored (the seeds: 2); the first one compiles.")
     flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak (0: skip it).")
@@ -78,10 +81,11 @@ def device_name():
 
 
 def measure(family, variant, batch_size, precision, jit_compile, iterations, warmup, matmul_size, num_classes=None,
-            baseline_precision=None):
+            baseline_precision=None, strategy=None):
     """Time one model; returns the report as a dict (the JSON line's content). With ``baseline_precision``, the
     same model's full iteration at that precision joins the interleaved rounds, so the speed-up of ``precision``
-    over it is a ratio measured in one run."""
+    over it is a ratio measured in one run. Under ``strategy`` every phase runs on each of its replicas
+    (``--cpu_devices``)."""
     import keras
     import tensorflow as tf
 
@@ -90,23 +94,26 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
     from training import phases
 
     num_classes = num_classes or DEFAULT_CLASSES[family]
+    strategy = strategy or tf.distribute.get_strategy()
     functions = {}
     try:
         if baseline_precision:
             keras.mixed_precision.set_global_policy(baseline_precision)
-            baseline = models.build(family, variant, num_classes=num_classes)
-            functions["baseline"] = phases.training_phases(baseline, batch_size, jit_compile,
-                                                           baseline_precision)["iteration"]
+            with strategy.scope():
+                baseline = models.build(family, variant, num_classes=num_classes)
+            functions["baseline"] = phases.training_phases(baseline, batch_size, jit_compile, baseline_precision,
+                                                           strategy=strategy)["iteration"]
         keras.mixed_precision.set_global_policy(precision)
-        model = models.build(family, variant, num_classes=num_classes)
-        functions.update(phases.training_phases(model, batch_size, jit_compile, precision))
-        lrn = phases.lrn_phase(model, batch_size)
+        with strategy.scope():
+            model = models.build(family, variant, num_classes=num_classes)
+        functions.update(phases.training_phases(model, batch_size, jit_compile, precision, strategy=strategy))
+        lrn = phases.lrn_phase(model, batch_size, strategy=strategy)
         if lrn:
             functions["lrn"] = lrn
         peak_flops = 0
         if matmul_size:
             dtype = keras.mixed_precision.global_policy().compute_dtype
-            functions["matmul"], peak_flops = phases.matmul(matmul_size, tf.as_dtype(dtype))
+            functions["matmul"], peak_flops = phases.matmul(matmul_size, tf.as_dtype(dtype), strategy)
         times = phases.time_rounds(functions, iterations, warmup)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -117,6 +124,7 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
     report = {
         "model": family, "variant": variant, "batch_size": batch_size, "precision": precision,
         "jit_compile": jit_compile, "iterations": iterations, "warmup": warmup, "device": device_name(),
+        "replicas": strategy.num_replicas_in_sync,
         "date": datetime.date.today().isoformat(), "tensorflow": tf.__version__,
         "ms": {name: {k: round(v * 1e3, 3) for k, v in vars(s).items()} for name, s in stats.items()
                if name not in ("matmul", "baseline")},
@@ -197,8 +205,17 @@ def main(argv):
             sys.exit(f"benchmark.py: error: --{name}={f[name].value} is invalid; it must be >= 1.")
     if f.warmup < 1:
         sys.exit(f"benchmark.py: error: --warmup={f.warmup} is invalid; it must be >= 1 (the first round compiles).")
+    if f.cpu_devices < 1:
+        sys.exit(f"benchmark.py: error: --cpu_devices={f.cpu_devices} is invalid; it must be >= 1.")
+    if f.batch_size % f.cpu_devices:
+        sys.exit(f"benchmark.py: error: --batch_size={f.batch_size} does not split over --cpu_devices="
+                 f"{f.cpu_devices} replicas: use a multiple of {f.cpu_devices}.")
     logging.set_verbosity(logging.ERROR)  # TensorFlow's retracing notes when --all builds one model after another
     import models
+    from training import distribute
+
+    distribute.split_cpu(f.cpu_devices)
+    strategy = distribute.make("mirrored") if f.cpu_devices > 1 else None
 
     common = dict(batch_size=f.batch_size, precision=f.precision, jit_compile=f.jit_compile,
                   iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,
@@ -213,10 +230,11 @@ def main(argv):
         todo = [(f.model, variant)]
     reports = []
     for family, variant in todo:
-        report = measure(family, variant, num_classes=f.num_classes, **common)
+        report = measure(family, variant, num_classes=f.num_classes, strategy=strategy, **common)
         reports.append(report)
+        replicas = f", {report['replicas']} replicas side by side" if report["replicas"] > 1 else ""
         print(f"\n{family} {variant}: batch {f.batch_size}, {f.precision}, XLA {'on' if f.jit_compile else 'off'}, "
-              f"{report['device']}; {f.iterations} timed rounds after {f.warmup} warm-up")
+              f"{report['device']}{replicas}; {f.iterations} timed rounds after {f.warmup} warm-up")
         print(phase_table(report))
         print(summary(report), flush=True)
     if f.all:

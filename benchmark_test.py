@@ -111,11 +111,73 @@ def test_benchmark_runs_and_its_json_line_is_consistent():
     assert "x the float32 iteration" in result.stdout
 
 
+@pytest.mark.slow
+def test_benchmark_with_replicas_side_by_side():
+    result = subprocess.run(
+        [sys.executable, "benchmark.py", "--model=allcnn", "--batch_size=4", "--iterations=2", "--warmup=1",
+         "--matmul_size=256", "--cpu_devices=2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2 and "2 replicas side by side" in result.stdout
+    ms = report["ms"]
+    assert ms["bprop"]["mean"] == pytest.approx(
+        ms["iteration"]["mean"] - ms["fprop"]["mean"] - ms["update"]["mean"], abs=2e-3)
+    assert report["gflop_per_step"] == pytest.approx(4 * (3 * sum(ALLCNN_LAYERS) - ALLCNN_LAYERS[0]) / 1e9)
+
+
+# Two replicas' iteration (each on half the batch, the gradients all-reduced) must be one device's on the whole
+# batch. A fresh process, because the logical CPUs must be made before TensorFlow starts; dropout off, because the
+# replicas draw their own masks.
+REPLICA_EQUALITY = """
+import keras, numpy as np, tensorflow as tf
+from training import distribute, phases
+import models
+distribute.split_cpu(2)
+halves = phases.synthetic_batch
+
+def whole_batch(shape, batch, classes, seed=0):  # what the two replicas see (seed + replica id), as one batch
+    parts = [halves(shape, batch // 2, classes, seed + r) for r in (0, 1)]
+    return tf.concat([p[0] for p in parts], 0), tf.concat([p[1] for p in parts], 0)
+
+weights = {}
+for name, strategy in (("one", tf.distribute.get_strategy()), ("two", distribute.make("mirrored"))):
+    with strategy.scope():
+        model = models.build("allcnn", "all_cnn_c", num_classes=10, image_size=12)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    if name == "two":
+        model.set_weights(weights["before"])
+    weights["before"] = model.get_weights()
+    phases.synthetic_batch = whole_batch if name == "one" else halves
+    phases.training_phases(model, 4, learning_rate=0.1, strategy=strategy)["iteration"]()
+    weights[name] = model.get_weights()
+print(max(np.abs(a - b).max() for a, b in zip(weights["one"], weights["before"])),
+      max(np.abs(a - b).max() for a, b in zip(weights["one"], weights["two"])))
+"""
+
+
+def test_two_replicas_take_the_same_step_as_one_device():
+    result = subprocess.run([sys.executable, "-c", REPLICA_EQUALITY], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    moved, error = map(float, result.stdout.split()[-2:])
+    assert moved > 1e-3  # the step changed the weights ...
+    assert error < 1e-5 * moved  # ... and both ways alike, to float32 summation order
+
+
 def test_benchmark_rejects_a_bad_variant():
     result = subprocess.run([sys.executable, "benchmark.py", "--model=allcnn", "--variant=paper"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "--variant='paper' is not one of the allcnn variants" in result.stderr
+
+
+def test_benchmark_rejects_a_batch_the_replicas_cannot_share():
+    result = subprocess.run([sys.executable, "benchmark.py", "--model=allcnn", "--batch_size=5", "--cpu_devices=2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "--batch_size=5 does not split over --cpu_devices=2 replicas: use a multiple of 2" in result.stderr
 
 
 def test_lrn_phase_runs_the_models_lrn_layers_at_their_activation_shapes():

@@ -2,7 +2,7 @@
 tooling: ``pip install torch==2.13.0``; the project does not depend on it).
 
     python tools/torch_peer.py --model=alexnet [--precision=mixed_bfloat16] [--rounds=6]
-    python tools/torch_peer.py --model=allcnn --rounds=20
+    python tools/torch_peer.py --model=allcnn --rounds=20 [--cpu_devices=2]
 
 The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy)
 written in PyTorch, in its faster memory layout on this CPU (issue #5: NCHW for the grouped AlexNet, channels_last
@@ -30,6 +30,7 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "alexnet: the paper's variant; allcnn: All-CNN-C.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Ours: Keras policy; PyTorch: autocast.")
 flags.DEFINE_integer("batch_size", 128, "Images per step.")
+flags.DEFINE_integer("cpu_devices", 1, "Ours: replicas side by side on the CPU (as benchmark.py --cpu_devices).")
 flags.DEFINE_integer("rounds", 6, "Timed rounds (one step of each per round).")
 flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored.")
 flags.DEFINE_bool("serve", False, "Internal: be the PyTorch process (read 'step' lines, answer with seconds).")
@@ -90,16 +91,19 @@ def torch_step(model_name, batch_size, precision):
     return step
 
 
-def ours_step(model_name, batch_size, precision):
+def ours_step(model_name, batch_size, precision, cpu_devices=1):
     import keras
 
     import models
-    from training import phases
+    from training import distribute, phases
 
+    distribute.split_cpu(cpu_devices)
+    strategy = distribute.make("mirrored") if cpu_devices > 1 else distribute.make("one_device")
     keras.mixed_precision.set_global_policy(precision)
     family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
-    model = models.build(family, variant, num_classes=1000 if family == "alexnet" else 10)
-    return phases.training_phases(model, batch_size, mixed_precision=precision)["iteration"]
+    with strategy.scope():
+        model = models.build(family, variant, num_classes=1000 if family == "alexnet" else 10)
+    return phases.training_phases(model, batch_size, mixed_precision=precision, strategy=strategy)["iteration"]
 
 
 def serve(model_name, batch_size, precision, stdin=sys.stdin, stdout=sys.stdout):
@@ -147,21 +151,25 @@ def main(argv):
         return serve(f.model, f.batch_size, f.precision)
     peer = PeerProcess(f.model, f.batch_size, f.precision)
     try:
-        steps = {"ours": ours_step(f.model, f.batch_size, f.precision), "pytorch": peer}
+        steps = {"ours": ours_step(f.model, f.batch_size, f.precision, f.cpu_devices), "pytorch": peer}
         from training import phases
 
         times = phases.time_rounds(steps, f.rounds, f.warmup)
     finally:
         peer.close()
     rates = {name: f.batch_size / statistics.median(t) for name, t in times.items()}
+    # each round's two steps ran back to back, so their ratio is paired: a slow spell of the machine cancels out
+    paired = statistics.median(p / o for o, p in zip(times["ours"], times["pytorch"]))
     for name in steps:
         print(f"{name:8s} {rates[name]:7.1f} images/s (median of {f.rounds} rounds; "
               f"{min(times[name]) * 1e3:.0f}-{max(times[name]) * 1e3:.0f} ms per step)")
-    print(f"ours / pytorch = {rates['ours'] / rates['pytorch']:.2f}  ({f.model}, {f.precision}, batch "
-          f"{f.batch_size}, torch {peer.torch_version})")
+    print(f"ours / pytorch = {rates['ours'] / rates['pytorch']:.2f} (ratio of the medians), {paired:.2f} (median "
+          f"of the rounds' ratios)  ({f.model}, {f.precision}, batch {f.batch_size}, ours on {f.cpu_devices} "
+          f"replica(s), torch {peer.torch_version})")
     print(json.dumps({"model": f.model, "precision": f.precision, "batch_size": f.batch_size, "rounds": f.rounds,
-                      "ours_images_per_second": rates["ours"], "pytorch_images_per_second": rates["pytorch"],
-                      "ratio": rates["ours"] / rates["pytorch"], "torch": peer.torch_version}))
+                      "cpu_devices": f.cpu_devices, "ours_images_per_second": rates["ours"],
+                      "pytorch_images_per_second": rates["pytorch"], "ratio": rates["ours"] / rates["pytorch"],
+                      "paired_ratio": paired, "torch": peer.torch_version}))
 
 
 if __name__ == "__main__":

@@ -59,17 +59,41 @@ def time_rounds(functions, rounds, warmup, clock=time.perf_counter):
     return times
 
 
-def matmul(size, dtype):
-    """A compiled ``size`` x ``size`` by ``size`` x ``size`` matmul in ``dtype`` and its FLOP (2 size^3)."""
-    a = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=1), trainable=False)
-    b = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=2), trainable=False)
-    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+def _strategy(strategy):
+    return strategy or tf.distribute.get_strategy()  # the default strategy: one replica, no wrapping
+
+
+def per_replica(strategy, make):
+    """``make(replica_id)`` on each replica's device, as one distributed value (a plain tensor with one replica)."""
+    return strategy.experimental_distribute_values_from_function(lambda ctx: make(ctx.replica_id_in_sync_group))
+
+
+def replica_batch(batch_size, strategy):
+    """The examples each replica computes on; ValueError naming both flags when the batch does not split evenly."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(f"--batch_size={batch_size} does not split over {replicas} replicas (--cpu_devices="
+                         f"{replicas}): use a multiple of {replicas}.")
+    return batch_size // replicas
+
+
+def matmul(size, dtype, strategy=None):
+    """A compiled ``size`` x ``size`` by ``size`` x ``size`` matmul in ``dtype`` on every replica at once, and its
+    FLOP (2 size^3 per replica): with replicas side by side on the CPU's cores, the peak is that of all the cores
+    working the way the replicas do."""
+    strategy = _strategy(strategy)
+    with strategy.scope():
+        a = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=1), trainable=False)
+        b = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=2), trainable=False)
+
+    def product():
+        return tf.reduce_sum(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype))[:1, :1])
 
     @tf.function
     def run():
-        return tf.reduce_sum(tf.matmul(a, b)[:1, :1])
+        return strategy.reduce("SUM", strategy.run(product), axis=None)
 
-    return run, 2 * size ** 3
+    return run, 2 * size ** 3 * strategy.num_replicas_in_sync
 
 
 def synthetic_batch(input_shape, batch_size, num_classes, seed=0):
@@ -81,54 +105,73 @@ def synthetic_batch(input_shape, batch_size, num_classes, seed=0):
 
 
 def training_phases(model, batch_size, jit_compile=False, mixed_precision="float32", momentum=0.9,
-                    weight_decay=5e-4, learning_rate=0.01, seed=0):
+                    weight_decay=5e-4, learning_rate=0.01, seed=0, strategy=None):
     """name -> zero-argument callable for "fprop", "update" and "iteration" of ``model`` on one synthetic batch,
-    built from the trainer's own pieces (training/step.py): the iteration is train.py's gradients + apply."""
+    built from the trainer's own pieces (training/step.py): the iteration is train.py's gradients + apply. Under
+    ``strategy`` (in whose scope ``model`` was built) each phase runs on every replica, on its share of the global
+    ``batch_size``, as train.py's step does: the update all-reduces the gradients."""
+    strategy = _strategy(strategy)
     num_classes = model.output.shape[-1]
-    images, labels = synthetic_batch(model.input.shape[1:], batch_size, num_classes, seed)
-    optimizer, sgd = step_lib.make_optimizer(momentum, {"weights": weight_decay, "biases": 0.0}, mixed_precision)
-    optimizer.build(model.trainable_variables)
+    local = replica_batch(batch_size, strategy)
+    images, labels = per_replica(strategy, lambda r: synthetic_batch(model.input.shape[1:], local, num_classes,
+                                                                     seed + r))
+    with strategy.scope():
+        optimizer, sgd = step_lib.make_optimizer(momentum, {"weights": weight_decay, "biases": 0.0}, mixed_precision)
+        optimizer.build(model.trainable_variables)
     sgd.set_learning_rates({"weights": learning_rate, "biases": learning_rate})
     variables = model.trainable_variables
     gradients = step_lib.make_gradients(model, optimizer, batch_size, jit_compile)
 
-    @tf.function(jit_compile=jit_compile)
-    def fprop():
-        return step_lib.forward_loss(model, images, labels, batch_size)[0]
+    def replicated(function, *args):
+        """``function`` on every replica, its first result summed over them."""
+        return strategy.reduce("SUM", strategy.run(function, args=args), axis=None)
 
-    fixed_gradients = [tf.identity(g) for g in gradients(images, labels)[2]]
+    forward = tf.function(lambda x, y: step_lib.forward_loss(model, x, y, batch_size)[0], jit_compile=jit_compile)
+    fixed_gradients = tf.function(lambda: strategy.run(
+        lambda x, y: [tf.identity(g) for g in gradients(x, y)[2]], args=(images, labels)))()
 
-    @tf.function
-    def update():
-        optimizer.apply(fixed_gradients, variables)
+    def apply(grads):
+        optimizer.apply(grads, variables)
+        return tf.constant(0.0)
 
-    @tf.function
-    def iteration():
-        loss, _, grads = gradients(images, labels)
+    def train(x, y):
+        loss, _, grads = gradients(x, y)
         optimizer.apply(grads, variables)
         return loss
 
-    return {"fprop": fprop, "update": update, "iteration": iteration}
+    return {"fprop": tf.function(lambda: replicated(forward, images, labels)),
+            "update": tf.function(lambda: replicated(apply, fixed_gradients)),
+            "iteration": tf.function(lambda: replicated(train, images, labels))}
 
 
-def lrn_phase(model, batch_size, seed=0):
+def lrn_phase(model, batch_size, seed=0, strategy=None):
     """A callable running the forward and backward pass of every LRN layer of ``model`` on inputs of its real
-    activation shapes (None for a model without LRN): LRN adds time, not FLOPs, so it is timed on its own."""
+    activation shapes (None for a model without LRN), on every replica's share of the batch: LRN adds time, not
+    FLOPs, so it is timed on its own."""
     layers = [layer for layer in model.layers if isinstance(layer, LocalResponseNormalization)]
     if not layers:
         return None
-    rng = tf.random.Generator.from_seed(seed)
+    strategy = _strategy(strategy)
+    local = replica_batch(batch_size, strategy)
     dtype = keras.mixed_precision.global_policy().compute_dtype
-    inputs = [tf.cast(tf.nn.relu(rng.normal((batch_size, *layer.input.shape[1:]))), dtype) for layer in layers]
 
-    @tf.function
-    def run():
+    def make(replica):
+        rng = tf.random.Generator.from_seed(seed + replica)
+        return [tf.cast(tf.nn.relu(rng.normal((local, *layer.input.shape[1:]))), dtype) for layer in layers]
+
+    inputs = per_replica(strategy, make)
+
+    def forward_backward(xs):
         total = 0.0
-        for layer, x in zip(layers, inputs):
+        for layer, x in zip(layers, xs):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = layer(x)
             total += tf.reduce_sum(tf.cast(tape.gradient(y, x)[:1, :1, :1, :1], tf.float32))
         return total
+
+    @tf.function
+    def run():
+        return strategy.reduce("SUM", strategy.run(forward_backward, args=(inputs,)), axis=None)
 
     return run
