@@ -7,9 +7,9 @@
 
 fprop, update and the full iteration are each their own compiled function on a synthetic batch (the trainer's own
 step: training/step.py); bprop = iteration - fprop - update, round by round (training/phases.py). The report gives
-mean, median, min and max per phase, images/s, the step's FLOP counted from the model (common/flops.py), the
-GFLOP/s achieved, and that as a fraction of a matmul peak measured in the same process at the same precision,
-interleaved with the phases. LRN, which costs time but no FLOPs, is timed on its own (forward + backward of the
+mean, median, min and max per phase, and from the median round: images/s, the step's FLOP counted from the model
+(common/flops.py), the GFLOP/s achieved, and that as a fraction of a matmul peak measured in the same process at
+the same precision, interleaved with the phases. LRN, which costs time but no FLOPs, is timed on its own (forward + backward of the
 model's LRN layers at their real activation shapes). The last line printed is one JSON object with every figure.
 Runs unchanged on a GPU when TensorFlow sees one.
 """
@@ -120,7 +120,10 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
     times["bprop"] = phases.bprop_times(times["fprop"], times["update"], times["iteration"])
     stats = {name: phases.Stats.of(values) for name, values in times.items()}
     step_flops = flops.training_flops(model, batch_size)
-    iteration = stats["iteration"].mean
+    # Every figure below comes from the median round: the rounds interleave the functions, so a slow spell of a
+    # shared machine lands in the same rounds for all of them, and the median leaves those rounds out alike (a mean
+    # of the iteration against a median of the matmul held one slow round against the step alone).
+    iteration = stats["iteration"].median
     report = {
         "model": family, "variant": variant, "batch_size": batch_size, "precision": precision,
         "jit_compile": jit_compile, "iterations": iterations, "warmup": warmup, "device": device_name(),
@@ -139,10 +142,10 @@ def measure(family, variant, batch_size, precision, jit_compile, iterations, war
                       fraction_of_matmul_peak=report["gflop_per_second"] / peak)
     if baseline_precision:
         report.update(baseline_precision=baseline_precision,
-                      baseline_images_per_second=batch_size / stats["baseline"].mean,
-                      speedup_over_baseline=stats["baseline"].mean / iteration)
+                      baseline_images_per_second=batch_size / stats["baseline"].median,
+                      speedup_over_baseline=stats["baseline"].median / iteration)
     if lrn:
-        report["lrn_fraction_of_iteration"] = stats["lrn"].mean / iteration
+        report["lrn_fraction_of_iteration"] = stats["lrn"].median / iteration
     return report
 
 
@@ -164,9 +167,9 @@ def phase_table(report):
 
 
 def summary(report):
-    lines = [f"{report['images_per_second']:.1f} images/s; {report['gflop_per_step']:.1f} GFLOP per step "
-             f"({report['forward_gflop_per_image']:.3f} GFLOP per image forward) -> "
-             f"{report['gflop_per_second']:.1f} GFLOP/s"]
+    lines = [f"{report['images_per_second']:.1f} images/s and {report['gflop_per_second']:.1f} GFLOP/s in the median "
+             f"round ({report['gflop_per_step']:.1f} GFLOP per step, {report['forward_gflop_per_image']:.3f} GFLOP "
+             "per image forward)"]
     if "matmul_gflop_per_second" in report:
         lines.append(f"= {report['fraction_of_matmul_peak']:.2f} of the {report['matmul_gflop_per_second']:.1f} "
                      f"GFLOP/s a {report['matmul_size']}^3 matmul reaches in this process ({report['precision']})")
@@ -180,7 +183,8 @@ def summary(report):
 
 
 def all_table(reports):
-    """One row per model: our phases and rates, then the seeds' Titan X figures where a seed timed that model."""
+    """One row per model: our phases (median ms) and rates, then the seeds' Titan X figures where a seed timed that
+    model."""
     head = (f"| {'model':<26} | {'fprop':>7} | {'bprop':>7} | {'update':>7} | {'iter':>7} | {'img/s':>6} | "
             f"{'GFLOP/s':>7} | {'of peak':>7} | {'Titan X (seed) fprop/bprop/update/iter ms':<70} |")
     lines = [head, "|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|"]
@@ -190,8 +194,9 @@ def all_table(reports):
                           for who, figures in SEED_FIGURES.get((r["model"], r["variant"]), [])) or "-"
         peak = f"{r['fraction_of_matmul_peak']:.2f}" if "fraction_of_matmul_peak" in r else "-"
         lines.append(
-            f"| {r['model'] + ' ' + r['variant']:<26} | {ms['fprop']['mean']:>7.0f} | {ms['bprop']['mean']:>7.0f} | "
-            f"{ms['update']['mean']:>7.0f} | {ms['iteration']['mean']:>7.0f} | {r['images_per_second']:>6.1f} | "
+            f"| {r['model'] + ' ' + r['variant']:<26} | {ms['fprop']['median']:>7.0f} | "
+            f"{ms['bprop']['median']:>7.0f} | {ms['update']['median']:>7.0f} | {ms['iteration']['median']:>7.0f} | "
+            f"{r['images_per_second']:>6.1f} | "
             f"{r['gflop_per_second']:>7.1f} | {peak:>7} | {seeds:<70} |")
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
-"""Our training step against PyTorch's on the same machine, interleaved round by round in one process (optional
-tooling: ``pip install torch==2.13.0``; the project does not depend on it).
+"""Our training step against PyTorch's on the same machine, interleaved round by round (optional tooling:
+``pip install torch==2.13.0``; the project does not depend on it).
 
     python tools/torch_peer.py --model=alexnet [--precision=mixed_bfloat16] [--rounds=6]
     python tools/torch_peer.py --model=allcnn --rounds=20 [--cpu_devices=2]
@@ -7,8 +7,9 @@ tooling: ``pip install torch==2.13.0``; the project does not depend on it).
 The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy)
 written in PyTorch, in its faster memory layout on this CPU (issue #5: NCHW for the grouped AlexNet, channels_last
 for All-CNN-C), with ``torch.autocast(bfloat16)`` for ``mixed_bfloat16``. Each round runs one of our iterations
-(benchmark.py's, i.e. train.py's step) and one of PyTorch's; the last line is a JSON object with both rates and
-their ratio.
+(benchmark.py's, i.e. train.py's step) and one of PyTorch's; the last line is a JSON object with both rates, the
+ratio of their medians and the median of the rounds' own ratios (each round's two steps ran back to back, so a
+slow spell of a shared machine cancels out of it).
 
 PyTorch runs in a process of its own, driven step by step through a pipe: in one process the two frameworks' thread
 pools competed (the one that had just finished kept its threads spinning while the other ran); measured 2026-12-03,
