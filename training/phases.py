@@ -82,16 +82,15 @@ def matmul(size, dtype, strategy=None):
     FLOP (2 size^3 per replica): with replicas side by side on the CPU's cores, the peak is that of all the cores
     working the way the replicas do."""
     strategy = _strategy(strategy)
-    with strategy.scope():
-        a = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=1), trainable=False)
-        b = tf.Variable(tf.random.normal((size, size), dtype=tf.float32, seed=2), trainable=False)
+    operands = per_replica(strategy, lambda r: [tf.cast(tf.random.normal((size, size), seed=seed), dtype)
+                                                for seed in (1, 2)])  # cast once, outside the timed product
 
-    def product():
-        return tf.reduce_sum(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype))[:1, :1])
+    def product(ab):
+        return tf.reduce_sum(tf.matmul(*ab)[:1, :1])
 
     @tf.function
     def run():
-        return strategy.reduce("SUM", strategy.run(product), axis=None)
+        return strategy.reduce("SUM", strategy.run(product, args=(operands,)), axis=None)
 
     return run, 2 * size ** 3 * strategy.num_replicas_in_sync
 
