@@ -219,8 +219,7 @@ def main(argv):
     import models
     from training import distribute
 
-    distribute.split_cpu(f.cpu_devices)
-    strategy = distribute.make("mirrored") if f.cpu_devices > 1 else None
+    strategy = distribute.side_by_side(f.cpu_devices)
 
     common = dict(batch_size=f.batch_size, precision=f.precision, jit_compile=f.jit_compile,
                   iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,

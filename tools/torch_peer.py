@@ -94,12 +94,12 @@ def torch_step(model_name, batch_size, precision):
 
 def ours_step(model_name, batch_size, precision, cpu_devices=1):
     import keras
+    import tensorflow as tf
 
     import models
     from training import distribute, phases
 
-    distribute.split_cpu(cpu_devices)
-    strategy = distribute.make("mirrored") if cpu_devices > 1 else distribute.make("one_device")
+    strategy = distribute.side_by_side(cpu_devices) or tf.distribute.get_strategy()
     keras.mixed_precision.set_global_policy(precision)
     family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
     with strategy.scope():

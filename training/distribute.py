@@ -45,6 +45,13 @@ def split_cpu(count):
         tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // count))
 
 
+def side_by_side(count):
+    """``count`` replicas side by side on the CPU (``split_cpu``), as the MirroredStrategy over them; None (the
+    default strategy) for one. For benchmark.py and tools/torch_peer.py ``--cpu_devices``."""
+    split_cpu(count)
+    return make("mirrored") if count > 1 else None
+
+
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 

@@ -37,3 +37,8 @@ def test_explicit_precisions_are_kept_and_bad_ones_named():
         assert distribute.resolve_precision(name, {"avx2"}, ()) == name
     with pytest.raises(ValueError, match="--mixed_precision='bf16' is invalid; valid values: auto, float32"):
         distribute.resolve_precision("bf16", set(), ())
+
+
+def test_one_replica_side_by_side_is_the_default_strategy():
+    # --cpu_devices=1 (benchmark.py, tools/torch_peer.py): no logical devices made, no wrapping strategy
+    assert distribute.side_by_side(1) is None
