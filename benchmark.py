@@ -9,8 +9,8 @@ fprop, update and the full iteration are each their own compiled function on a s
 step: training/step.py); bprop = iteration - fprop - update, round by round (training/phases.py). The report gives
 mean, median, min and max per phase, and from the median round: images/s, the step's FLOP counted from the model
 (common/flops.py), the GFLOP/s achieved, and that as a fraction of a matmul peak measured in the same process at
-the same precision, interleaved with the phases. LRN, which costs time but no FLOPs, is timed on its own (forward + backward of the
-model's LRN layers at their real activation shapes). The last line printed is one JSON object with every figure.
+the same precision, interleaved with the phases. LRN, which costs time but no FLOPs, is timed on its own (forward +
+backward of the model's LRN layers at their real activation shapes). The last line printed is one JSON object with every figure.
 Runs unchanged on a GPU when TensorFlow sees one.
 """
 
@@ -212,14 +212,17 @@ def main(argv):
         sys.exit(f"benchmark.py: error: --warmup={f.warmup} is invalid; it must be >= 1 (the first round compiles).")
     if f.cpu_devices < 1:
         sys.exit(f"benchmark.py: error: --cpu_devices={f.cpu_devices} is invalid; it must be >= 1.")
-    if f.batch_size % f.cpu_devices:
-        sys.exit(f"benchmark.py: error: --batch_size={f.batch_size} does not split over --cpu_devices="
-                 f"{f.cpu_devices} replicas: use a multiple of {f.cpu_devices}.")
     logging.set_verbosity(logging.ERROR)  # TensorFlow's retracing notes when --all builds one model after another
+    import tensorflow as tf
+
     import models
-    from training import distribute
+    from training import distribute, phases
 
     strategy = distribute.side_by_side(f.cpu_devices)
+    try:
+        phases.replica_batch(f.batch_size, strategy or tf.distribute.get_strategy())
+    except ValueError as err:
+        sys.exit(f"benchmark.py: error: {err}")
 
     common = dict(batch_size=f.batch_size, precision=f.precision, jit_compile=f.jit_compile,
                   iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,

@@ -72,8 +72,8 @@ def replica_batch(batch_size, strategy):
     """The examples each replica computes on; ValueError naming both flags when the batch does not split evenly."""
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise ValueError(f"--batch_size={batch_size} does not split over {replicas} replicas (--cpu_devices="
-                         f"{replicas}): use a multiple of {replicas}.")
+        raise ValueError(f"--batch_size={batch_size} does not split over --cpu_devices={replicas} replicas: use a "
+                         f"multiple of {replicas}.")
     return batch_size // replicas
 
 
