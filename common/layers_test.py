@@ -1,12 +1,18 @@
 """LocalResponseNormalization against independent NumPy formulas; TowerConv2D against a grouped convolution; Dense
-against keras.layers.Dense and NumPy."""
+against keras.layers.Dense and NumPy; Dropout against NumPy unpacking of its random words and the statistics of its
+rates."""
+
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.layers import Dense, LocalResponseNormalization, TowerConv2D
+from common.layers import Dense, Dropout, LocalResponseNormalization, TowerConv2D, dropout_bits
+from common.layers import _dropout_fields
 
 
 # ---------------------------------------------------------------------------------------------- LRN references
@@ -299,3 +305,109 @@ def test_dense_saves_and_loads_without_custom_objects(tmp_path):
     assert [v.path for v in loaded.weights] == [v.path for v in model.weights]
     x = np.random.RandomState(15).normal(size=(2, 6)).astype(np.float32)
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+# ---------------------------------------------------------------------------------------------------- Dropout
+@pytest.mark.parametrize("rate, bits, threshold", [
+    (0.5, 1, 1), (0.25, 2, 1), (0.75, 2, 3), (0.125, 4, 2), (0.375, 4, 6), (0.3828125, 8, 98), (2 ** -16, 16, 1),
+    (0.2, 32, 858993459), (0.1, 32, 429496730)])  # 0.2 * 2^32 = 858993459.2, 0.1 * 2^32 = 429496729.6
+def test_dropout_bits_give_each_rate_exactly(rate, bits, threshold):
+    assert dropout_bits(rate) == (bits, threshold)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 16, 32])
+def test_dropout_fields_equal_numpy_unpacking(bits):
+    words = np.random.RandomState(bits).randint(0, 2 ** 32, size=5, dtype=np.uint64).astype(np.uint32)
+    per_word = 32 // bits
+    expected = [(int(w) >> (bits * i)) & ((1 << bits) - 1) for w in words for i in range(per_word)]
+    if bits == 1:  # NumPy's own unpacking: the words' little-endian bytes, each low bit first
+        assert expected == np.unpackbits(words.astype("<u4").view(np.uint8), bitorder="little").tolist()
+    count = len(expected) - (3 if per_word > 3 else 0)  # the last word only partly used
+    shape = tf.constant([count], tf.int32)
+    np.testing.assert_array_equal(_dropout_fields(tf.constant(words), shape, bits).numpy(), expected[:count])
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.2])
+def test_dropout_keeps_one_minus_rate_of_the_elements_scaled_by_its_inverse(rate):
+    x = np.random.RandomState(3).uniform(1.0, 2.0, (16, 32, 32, 30)).astype(np.float32)  # 491,520 elements
+    y = Dropout(rate, seed=7)(x, training=True).numpy()
+    kept = y != 0
+    sigma = np.sqrt(rate * (1 - rate) / x.size)
+    assert abs(kept.mean() - (1 - rate)) < 5 * sigma
+    np.testing.assert_array_equal(y[kept], x[kept] * np.float32(1 / (1 - rate)))
+    # No structure from packing 32 elements into a word: neighbours, and elements a word apart, are independent.
+    flat = kept.reshape(-1).astype(np.float64)
+    for lag in (1, 31, 32, 33):
+        assert abs(np.corrcoef(flat[:-lag], flat[lag:])[0, 1]) < 5 / np.sqrt(x.size)
+
+
+def test_dropout_is_the_identity_at_inference_and_at_rate_zero():
+    x = np.random.RandomState(4).normal(size=(3, 7)).astype(np.float32)
+    np.testing.assert_array_equal(Dropout(0.5)(x).numpy(), x)
+    np.testing.assert_array_equal(Dropout(0.0)(x, training=True).numpy(), x)
+
+
+def test_dropout_masks_follow_the_seed_and_change_every_call():
+    x = np.ones((4, 100), np.float32)
+    first, second = Dropout(0.5, seed=11), Dropout(0.5, seed=11)
+    a, b = first(x, training=True).numpy(), second(x, training=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert (first(x, training=True).numpy() != a).any()
+
+
+def test_dropout_gradient_is_the_same_mask_and_scale():
+    x = tf.constant(np.random.RandomState(5).uniform(1.0, 2.0, (8, 5, 5, 33)).astype(np.float32))
+    dy = tf.constant(np.random.RandomState(6).normal(size=(8, 5, 5, 33)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = Dropout(0.5, seed=1)(x, training=True)
+    dx = tape.gradient(y, x, output_gradients=dy).numpy()
+    np.testing.assert_array_equal(dx, np.where(y.numpy() != 0, dy.numpy() * 2, 0))
+
+
+def test_dropout_noise_shape_broadcasts_one_mask():
+    y = Dropout(0.5, noise_shape=(None, 1, 1, 64), seed=2)(np.ones((3, 4, 4, 64), np.float32), training=True).numpy()
+    np.testing.assert_array_equal(y, np.broadcast_to(y[:, :1, :1, :], y.shape))
+    assert 0 < (y != 0).mean() < 1
+
+
+def test_dropout_under_mixed_bfloat16_and_in_a_saved_model(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        inputs = keras.Input((40,))
+        model = keras.Model(inputs, Dropout(0.5, name="drop")(inputs))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    y = model(np.ones((2, 40), np.float32), training=True)
+    assert y.dtype == tf.bfloat16 and set(np.unique(tf.cast(y, tf.float32).numpy())) == {0.0, 2.0}
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path).get_layer("drop")
+    assert type(loaded) is Dropout and loaded.rate == 0.5
+
+
+# Keras 3.15's Dropout draws the same mask on every replica of a MirroredStrategy (its seed is a mirrored
+# variable); this one folds the replica id into the seed. A fresh process: logical CPUs are made before TF starts.
+REPLICA_MASKS = """
+import numpy as np, tensorflow as tf
+from common.layers import Dropout
+from training import distribute
+strategy = distribute.side_by_side(2)
+with strategy.scope():
+    layer = Dropout(0.5)
+step = tf.function(lambda: strategy.run(lambda: layer(tf.ones((8, 64)), training=True)))
+for _ in range(2):
+    a, b = (v.numpy() != 0 for v in strategy.experimental_local_results(step()))
+    print((a != b).mean(), a.mean(), b.mean())
+"""
+
+
+def test_dropout_replicas_draw_their_own_masks():
+    result = subprocess.run([sys.executable, "-c", REPLICA_MASKS], cwd=pathlib.Path(__file__).parents[1],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:  # 512 elements a replica: each fraction is 0.5 +- 0.022 (one sd)
+        differ, kept_a, kept_b = map(float, line.split())
+        assert 0.4 < differ < 0.6 and 0.4 < kept_a < 0.6 and 0.4 < kept_b < 0.6

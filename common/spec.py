@@ -17,6 +17,7 @@ import math
 import keras
 
 from common.layers import Dense as DenseLayer
+from common.layers import Dropout as DropoutLayer
 from common.layers import LocalResponseNormalization, TowerConv2D
 
 Pad = int | tuple[tuple[int, int], tuple[int, int]]
@@ -149,7 +150,7 @@ def _apply(spec, x, num_classes):
         return LocalResponseNormalization(spec.size, spec.alpha, spec.beta, spec.k, spec.scale_alpha_by_size,
                                           name=spec.name)(x)
     if isinstance(spec, Dropout):
-        return keras.layers.Dropout(spec.rate, name=spec.name)(x)
+        return DropoutLayer(spec.rate, name=spec.name)(x)
     if isinstance(spec, Flatten):
         return keras.layers.Flatten(name=spec.name)(x)
     if isinstance(spec, GlobalAvgPool):
