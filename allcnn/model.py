@@ -33,8 +33,8 @@ Decisions where the sources disagree or are silent (BUILD.md lists them):
   (neon ``Conv(bias=None)``), Gaussian(0.05) everywhere, the classes padded to the next power of two (10 -> 16;
   the extra outputs never see a label), the last 3x3 conv padded and an 8x8 average.
 
-Keras' Dropout is "inverted" (scaled by 1/keep in training); the paper's and neon's scale at test time. The two are
-equal in expectation.
+Dropout is Keras' "inverted" dropout (scaled by 1/keep in training; ``common.layers.Dropout``, which also gives
+each replica its own mask); the paper's and neon's scale at test time. The two are equal in expectation.
 """
 
 import dataclasses
