@@ -8,6 +8,8 @@ All are serializable (``get_config`` returns exactly the constructor arguments) 
 ``alexnet`` package name, so a saved ``.keras`` model loads without ``custom_objects``.
 """
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -27,6 +29,7 @@ def _window_sum(v, half):
     return tf.add_n([padded[..., i:i + channels] for i in range(2 * half + 1)])
 
 
+@functools.lru_cache(maxsize=None)
 def _lrn_kernels(half, k, alpha, beta):
     """LRN's forward pass and its gradient, each one XLA kernel (one pass over memory). The gradient recomputes the
     window sums from x rather than keeping them from the forward pass: two passes over memory fewer (the kernels
@@ -248,7 +251,7 @@ class Dense(keras.layers.Dense):
 def dropout_bits(rate):
     """(bits per draw, threshold): the fewest random bits k in 1, 2, 4, 8, 16 for which ``rate`` * 2^k is a whole
     number, so that a k-bit field drops its element exactly with probability ``rate`` (field < threshold), or k =
-    32 and the threshold rounded to 2^-32 for any other rate (TF's float uniform is exact to 2^-24)."""
+    32 and the threshold rounded to 2^-32 for any other rate (TF's float32 uniform comes in steps of 2^-23)."""
     for bits in (1, 2, 4, 8, 16):
         if (rate * (1 << bits)).is_integer():
             return bits, int(rate * (1 << bits))
@@ -266,6 +269,7 @@ def _dropout_fields(words, shape, bits):
     return tf.reshape(tf.reshape(fields, [-1])[:tf.reduce_prod(shape)], shape)
 
 
+@functools.lru_cache(maxsize=None)
 def _dropout_kernel(rate):
     """One XLA kernel: x where its field of the random words is kept (>= the threshold), times 1 / (1 - rate), else
     0. The forward pass and the gradient are this same kernel (dy masked and scaled alike)."""
@@ -288,15 +292,18 @@ class Dropout(keras.layers.Dropout):
       tf.distribute mirrors, so under MirroredStrategy every replica drew the same mask: example i of each replica's
       share was dropped alike (measured with Keras 3.15.1). Here the replica's id is folded into the seed.
     * The mask costs 1/32 of the random numbers at the rates the papers use. TF's dropout draws one float32 uniform
-      per element (Philox: 10 ms of All-CNN-C's 16x16x96 map at batch 64 on one Zen 4 core, 3% of its step);
-      here each element takes the fewest bits that give its rate exactly (0.5: one bit, 32 elements per uint32
-      draw; ``dropout_bits``), and the mask, the scale and the select are one XLA kernel, forward and backward
-      (1.4 ms for that map).
+      per element (Philox: 10 ms for All-CNN-C's 16x16x96 map at batch 64 on one Zen 4 core); here each element
+      takes the fewest bits that give its rate exactly (0.5: one bit, 32 elements per uint32 draw;
+      ``dropout_bits``), and the mask, the scale and the select are one XLA kernel, forward and backward (1.4 ms
+      for that map). All-CNN-C's forward pass is 4-10% faster, its training step 0-2% (TF ran its draws beside the
+      convolutions, on cycles they left idle; 2026-12-03, BUILD.md).
     """
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
+        if self.rate == 1:  # as Keras: everything dropped
+            return tf.zeros_like(inputs)
         seed = tf.cast(tf.math.floormod(self.seed_generator.next(), 2 ** 31 - 1), tf.int32)
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:

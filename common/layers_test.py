@@ -341,10 +341,11 @@ def test_dropout_keeps_one_minus_rate_of_the_elements_scaled_by_its_inverse(rate
         assert abs(np.corrcoef(flat[:-lag], flat[lag:])[0, 1]) < 5 / np.sqrt(x.size)
 
 
-def test_dropout_is_the_identity_at_inference_and_at_rate_zero():
+def test_dropout_is_the_identity_at_inference_and_at_rate_zero_and_zero_at_rate_one():
     x = np.random.RandomState(4).normal(size=(3, 7)).astype(np.float32)
     np.testing.assert_array_equal(Dropout(0.5)(x).numpy(), x)
     np.testing.assert_array_equal(Dropout(0.0)(x, training=True).numpy(), x)
+    np.testing.assert_array_equal(Dropout(1.0)(x, training=True).numpy(), np.zeros_like(x))
 
 
 def test_dropout_masks_follow_the_seed_and_change_every_call():
