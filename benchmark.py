@@ -213,14 +213,12 @@ def main(argv):
     if f.cpu_devices < 1:
         sys.exit(f"benchmark.py: error: --cpu_devices={f.cpu_devices} is invalid; it must be >= 1.")
     logging.set_verbosity(logging.ERROR)  # TensorFlow's retracing notes when --all builds one model after another
-    import tensorflow as tf
-
     import models
     from training import distribute, phases
 
     strategy = distribute.side_by_side(f.cpu_devices)
     try:
-        phases.replica_batch(f.batch_size, strategy or tf.distribute.get_strategy())
+        phases.replica_batch(f.batch_size, strategy)
     except ValueError as err:
         sys.exit(f"benchmark.py: error: {err}")
 

@@ -94,12 +94,11 @@ def torch_step(model_name, batch_size, precision):
 
 def ours_step(model_name, batch_size, precision, cpu_devices=1):
     import keras
-    import tensorflow as tf
 
     import models
     from training import distribute, phases
 
-    strategy = distribute.side_by_side(cpu_devices) or tf.distribute.get_strategy()
+    strategy = distribute.side_by_side(cpu_devices)
     keras.mixed_precision.set_global_policy(precision)
     family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
     with strategy.scope():

@@ -46,10 +46,10 @@ def split_cpu(count):
 
 
 def side_by_side(count):
-    """``count`` replicas side by side on the CPU (``split_cpu``), as the MirroredStrategy over them; None (the
-    default strategy) for one. For benchmark.py and tools/torch_peer.py ``--cpu_devices``."""
+    """``count`` replicas side by side on the CPU (``split_cpu``), as the MirroredStrategy over them; for one, the
+    default strategy (one replica, no wrapping). For benchmark.py and tools/torch_peer.py ``--cpu_devices``."""
     split_cpu(count)
-    return make("mirrored") if count > 1 else None
+    return make("mirrored") if count > 1 else tf.distribute.get_strategy()
 
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")

@@ -1,6 +1,7 @@
 """--mixed_precision=auto: bfloat16 only where the hardware computes it (training/distribute.py)."""
 
 import pytest
+import tensorflow as tf
 
 from training import distribute
 
@@ -41,4 +42,4 @@ def test_explicit_precisions_are_kept_and_bad_ones_named():
 
 def test_one_replica_side_by_side_is_the_default_strategy():
     # --cpu_devices=1 (benchmark.py, tools/torch_peer.py): no logical devices made, no wrapping strategy
-    assert distribute.side_by_side(1) is None
+    assert distribute.side_by_side(1) is tf.distribute.get_strategy()

@@ -63,6 +63,11 @@ def _strategy(strategy):
     return strategy or tf.distribute.get_strategy()  # the default strategy: one replica, no wrapping
 
 
+def on_every_replica(strategy, function, *args):
+    """``function(*args)`` on every replica of ``strategy``, its result summed over them (one compiled step)."""
+    return strategy.reduce("SUM", strategy.run(function, args=args), axis=None)
+
+
 def per_replica(strategy, make):
     """``make(replica_id)`` on each replica's device, as one distributed value (a plain tensor with one replica)."""
     return strategy.experimental_distribute_values_from_function(lambda ctx: make(ctx.replica_id_in_sync_group))
@@ -88,10 +93,7 @@ def matmul(size, dtype, strategy=None):
     def product(ab):
         return tf.reduce_sum(tf.matmul(*ab)[:1, :1])
 
-    @tf.function
-    def run():
-        return strategy.reduce("SUM", strategy.run(product, args=(operands,)), axis=None)
-
+    run = tf.function(lambda: on_every_replica(strategy, product, operands))
     return run, 2 * size ** 3 * strategy.num_replicas_in_sync
 
 
@@ -121,10 +123,6 @@ def training_phases(model, batch_size, jit_compile=False, mixed_precision="float
     variables = model.trainable_variables
     gradients = step_lib.make_gradients(model, optimizer, batch_size, jit_compile)
 
-    def replicated(function, *args):
-        """``function`` on every replica, its first result summed over them."""
-        return strategy.reduce("SUM", strategy.run(function, args=args), axis=None)
-
     forward = tf.function(lambda x, y: step_lib.forward_loss(model, x, y, batch_size)[0], jit_compile=jit_compile)
     fixed_gradients = tf.function(lambda: strategy.run(
         lambda x, y: [tf.identity(g) for g in gradients(x, y)[2]], args=(images, labels)))()
@@ -138,9 +136,9 @@ def training_phases(model, batch_size, jit_compile=False, mixed_precision="float
         optimizer.apply(grads, variables)
         return loss
 
-    return {"fprop": tf.function(lambda: replicated(forward, images, labels)),
-            "update": tf.function(lambda: replicated(apply, fixed_gradients)),
-            "iteration": tf.function(lambda: replicated(train, images, labels))}
+    return {"fprop": tf.function(lambda: on_every_replica(strategy, forward, images, labels)),
+            "update": tf.function(lambda: on_every_replica(strategy, apply, fixed_gradients)),
+            "iteration": tf.function(lambda: on_every_replica(strategy, train, images, labels))}
 
 
 def lrn_phase(model, batch_size, seed=0, strategy=None):
@@ -169,8 +167,4 @@ def lrn_phase(model, batch_size, seed=0, strategy=None):
             total += tf.reduce_sum(tf.cast(tape.gradient(y, x)[:1, :1, :1, :1], tf.float32))
         return total
 
-    @tf.function
-    def run():
-        return strategy.reduce("SUM", strategy.run(forward_backward, args=(inputs,)), axis=None)
-
-    return run
+    return tf.function(lambda: on_every_replica(strategy, forward_backward, inputs))
