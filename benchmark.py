@@ -216,7 +216,7 @@ def main(argv):
     import models
     from training import distribute, phases
 
-    strategy = distribute.side_by_side(f.cpu_devices)
+    strategy = distribute.side_by_side_strategy(f.cpu_devices)
     try:
         phases.replica_batch(f.batch_size, strategy)
     except ValueError as err:

@@ -11,8 +11,6 @@ A workdir's run.json says which model, dataset and preprocessing the run used; `
 checked against the split's size. Prints a table and writes a JSON report (``--report``).
 """
 
-import dataclasses
-import json
 import os
 import sys
 
@@ -32,33 +30,15 @@ flags.DEFINE_enum("crops", "center", ["center", "ten"], "ImageNet: the central c
                                                         "(4 corners + centre, and their mirrors) averaged.")
 flags.DEFINE_integer("batch_size", 100, "Evaluation batch size (any size: every example is evaluated).")
 flags.DEFINE_enum("preprocess", None, ["gcn_zca", "gcn", "none"],
-                  "--model_file: All-CNN's GCN + ZCA, GCN alone, or raw pixels (default gcn_zca).")
-flags.DEFINE_float("zca_bias", None, "--model_file: ZCA filter bias (default 0.1).")
+                  "All-CNN's GCN + ZCA, GCN alone, or raw pixels (default: the run's; data.inputs.Config's for "
+                  "--model_file).")
+flags.DEFINE_float("zca_bias", None, "ZCA filter bias (default: the run's; data.inputs.Config's for --model_file).")
 flags.DEFINE_string("zca_cache", None, "ZCA statistics file (default: the run's, or ~/.cache/alexnet-allcnn/...).")
 flags.DEFINE_string("report", None, "JSON report path (default: beside the model, named after dataset and split).")
 
 
 def fail(message):
     sys.exit(f"evaluate.py: error: {message}")
-
-
-def _run_info(workdir):
-    path = os.path.join(workdir, "run.json")
-    if not os.path.isfile(path):
-        fail(f"--workdir={workdir} has no run.json: it is not a training workdir (train.py writes one).")
-    with open(path) as f:
-        return json.load(f)
-
-
-def _data_config(f, base):
-    from data import inputs as data_inputs
-
-    overrides = {"dataset": f.dataset, "data_dir": f.data_dir, "preprocess": f.preprocess, "zca_bias": f.zca_bias,
-                 "zca_cache": f.zca_cache}
-    values = dict(base, download=f.download, crops=f.crops, skip_bad_images=False)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {field.name for field in data_inputs.Config.__dataclass_fields__.values()}
-    return data_inputs.Config(**{k: v for k, v in values.items() if k in known})
 
 
 def main(argv):
@@ -71,77 +51,23 @@ def main(argv):
     if f.batch_size < 1:
         fail(f"--batch_size={f.batch_size} is invalid; valid values are integers >= 1.")
     logging.set_verbosity(logging.WARNING)
+    from evaluation import metrics, score
 
-    import keras
-    import tensorflow as tf
-
-    import evaluation
-    import models
-    from common.errors import DATA_ERRORS, op_error_line
-    from data import inputs as data_inputs
-    from training.loop import model_state
-
-    if f.workdir:
-        info = _run_info(f.workdir)
-        config = _data_config(f, info.get("data", {"dataset": info["dataset"]}))
-        image_size = info["image_size"]
-        model = models.build(info["model"], info["variant"], num_classes=info["num_classes"],
-                             **info.get("model_options", {}))
-        directory = {"latest": "checkpoints", "best": "best"}.get(f.checkpoint)
-        path = tf.train.latest_checkpoint(os.path.join(f.workdir, directory)) if directory else f.checkpoint
-        if not path:
-            fail(f"--workdir={f.workdir} has no {f.checkpoint} checkpoint yet (in {os.path.join(f.workdir, directory)}"
-                 "): train first, or pass --checkpoint=latest.")
-        try:
-            tf.train.Checkpoint(model=model_state(model)).restore(path).expect_partial() \
-                .assert_existing_objects_matched()
-        except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
-            fail(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
-                 f"({type(err).__name__}: {str(err).splitlines()[0]}).")
-        label = f"{f.workdir} ({os.path.basename(path)})"
-        report_base = path
-    elif f.saved_model:
-        if not os.path.isfile(os.path.join(f.saved_model, "saved_model.pb")):
-            fail(f"--saved_model={f.saved_model} is not a SavedModel directory (no saved_model.pb): pass the "
-                 "--export_dir of a training run.")
-        if f.crops != "center":
-            fail("--crops=ten needs the model itself: a SavedModel serves the central crop; use --workdir.")
-        loaded = tf.saved_model.load(f.saved_model)
-        # the SavedModel preprocesses its own input: the data is read raw, whatever --preprocess says
-        config = dataclasses.replace(_data_config(f, {"dataset": "digits"}), preprocess="none")
-        label, report_base, image_size = f.saved_model, f.saved_model.rstrip("/"), None
-    else:
-        if not os.path.isfile(f.model_file):
-            fail(f"--model_file={f.model_file}: no such file. Pass the .keras file of a trained model.")
-        try:
-            model = keras.models.load_model(f.model_file)
-        except Exception as err:  # a corrupt or foreign file: say which, not a deep traceback
-            fail(f"--model_file={f.model_file}: cannot load it as a Keras model ({type(err).__name__}: {err}).")
-        config = _data_config(f, {"dataset": "digits"})
-        image_size = model.input.shape[1]
-        label, report_base = f.model_file, f.model_file
-
+    overrides = dict(dataset=f.dataset, data_dir=f.data_dir, preprocess=f.preprocess, zca_bias=f.zca_bias,
+                     zca_cache=f.zca_cache, download=f.download, crops=f.crops)
     try:
-        inputs = data_inputs.load(config, image_size or 32, log=logging.info)
-        split = f.split or inputs.eval_split
-        expected = inputs.count(split)
-        if f.saved_model:
-            signature = loaded.signatures["serve_images" if inputs.raw_kind == "images" else "serving_default"]
-            dataset = inputs.raw_dataset(f.batch_size, split)
-            predict = lambda batch: signature(images=batch)["all_probabilities"]  # noqa: E731
+        if f.workdir:
+            scorable = score.from_workdir(f.workdir, f.checkpoint, overrides, log=logging.info)
+        elif f.saved_model:
+            scorable = score.from_saved_model(f.saved_model, overrides, log=logging.info)
         else:
-            dataset = inputs.eval_dataset(f.batch_size, split)
-            predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        report = evaluation.evaluate(predict, dataset, expected_count=expected)
-    except (FileNotFoundError, ValueError) as err:
-        fail(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}")
-    except DATA_ERRORS as err:
-        fail(f"--dataset={config.dataset}: the data could not be read: {op_error_line(err)}")
-    report.update(model=label, dataset=config.dataset, split=split, crops=f.crops, classes=len(inputs.class_names))
-    path = f.report or f"{report_base}.{config.dataset}-{split}{'-10crop' if f.crops == 'ten' else ''}.eval.json"
-    evaluation.write_json(report, path)
-    print(evaluation.format_table(report, f"{label} on {config.dataset}/{split} ({expected:,} examples"
-                                          f"{', 10 crops' if f.crops == 'ten' else ''})"))
+            scorable = score.from_model_file(f.model_file, overrides, log=logging.info)
+        report = score.score(scorable, f.split, f.batch_size)
+    except ValueError as err:
+        fail(str(err))
+    path = f.report or score.default_report_path(scorable, report)
+    metrics.write_json(report, path)
+    print(metrics.format_table(report, score.title(report)))
     print(f"report: {path}")
 
 

@@ -22,7 +22,8 @@ import pytest
 import tensorflow as tf
 
 from data.testdata import photo_folder
-from train_test import ROOT, SMOKE, run_in_process, scalars
+ROOT = os.path.dirname(os.path.abspath(__file__))
+SMOKE = "--flagfile=configs/smoke.flags"
 
 # Runs train.py with TensorFlow's checkpoint writer patched to stop in the middle of writing checkpoint number
 # $STALL_AT_SAVE: the data file half written, no index, the directory's state file not yet updated. It then
@@ -76,7 +77,7 @@ def start(*args, script=None, env=None):
 
 @pytest.mark.slow
 def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_ends_where_an_uninterrupted_run_does(
-        tmp_path, capsys):
+        tmp_path, capsys, run_train):
     # batch 128: 11 steps per epoch, so the rerun (from step 4) crosses an epoch boundary; at 16x16 (the digits'
     # values in 2x2 blocks, a quarter of the 32x32 work) because three runs of 12 such steps are the cost here
     common = [SMOKE, "--deterministic", "--batch_size=128", "--train_steps=12", "--checkpoint_every_steps=4",
@@ -95,9 +96,9 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_e
     assert latest_step(killed) == 4 and len(weights(directory)) > 10  # the previous one: listed, intact
 
     capsys.readouterr()
-    assert run_in_process(*common, f"--workdir={killed}") is None
+    assert run_train(*common, f"--workdir={killed}") is None
     assert f"resumed from {os.path.join(directory, 'ckpt-4')} (step 4)" in capsys.readouterr().out
-    assert run_in_process(*common, f"--workdir={whole}") is None
+    assert run_train(*common, f"--workdir={whole}") is None
     a, b = weights(os.path.join(whole, "checkpoints")), weights(directory)
     assert latest_step(killed) == latest_step(whole) == 12 and a.keys() == b.keys()
     for name in a:
@@ -109,9 +110,9 @@ SIX_STEPS = [SMOKE, "--train_steps=6", "--log_every_steps=1", "--eval_batch_size
 
 
 @pytest.fixture(scope="module")
-def six_steps(tmp_path_factory):
+def six_steps(tmp_path_factory, run_train):
     workdir = tmp_path_factory.mktemp("six") / "run"
-    assert run_in_process(*SIX_STEPS, f"--workdir={workdir}") is None
+    assert run_train(*SIX_STEPS, f"--workdir={workdir}") is None
     return workdir
 
 
@@ -120,19 +121,19 @@ def copy_of(run, tmp_path):
     return tmp_path / "run"
 
 
-def test_the_same_flags_and_seed_give_the_same_losses(six_steps, tmp_path):
+def test_the_same_flags_and_seed_give_the_same_losses(six_steps, tmp_path, run_train, scalars):
     workdir = tmp_path / "again"
-    assert run_in_process(*SIX_STEPS, f"--workdir={workdir}") is None
+    assert run_train(*SIX_STEPS, f"--workdir={workdir}") is None
     losses = [[v for _, v in scalars(str(run / "train"))[0]["loss"]] for run in (six_steps, workdir)]
     assert len(losses[0]) == 6 and losses[0] == losses[1]
 
 
-def test_a_damaged_latest_checkpoint_is_reported_and_the_one_before_it_used(six_steps, tmp_path, capsys):
+def test_a_damaged_latest_checkpoint_is_reported_and_the_one_before_it_used(six_steps, tmp_path, capsys, run_train):
     workdir = copy_of(six_steps, tmp_path)
     data = workdir / "checkpoints" / "ckpt-6.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])  # truncated, as by a full disk or an interrupted copy
     capsys.readouterr()
-    assert run_in_process(*SIX_STEPS, f"--workdir={workdir}", "--train_steps=9") is None
+    assert run_train(*SIX_STEPS, f"--workdir={workdir}", "--train_steps=9") is None
     out = capsys.readouterr().out
     assert f"warning: checkpoint {workdir / 'checkpoints' / 'ckpt-6'} cannot be restored" in out
     assert f"resumed from {workdir / 'checkpoints' / 'ckpt-3'} (step 3)" in out
@@ -183,10 +184,10 @@ def test_preemption_by_sigterm_or_sigint_saves_at_the_next_step_exits_0_and_the_
     assert latest_step(workdir) == second + 2
 
 
-def test_non_finite_loss_stops_naming_step_and_rate_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_non_finite_loss_stops_naming_step_and_rate_and_keeps_the_last_good_checkpoint(tmp_path, run_train):
     workdir = tmp_path / "run"
     # lr 0.01 for 3 steps (checkpoint 3 is good), then 1e6: the loss diverges within a few steps
-    message = run_in_process(SMOKE, f"--workdir={workdir}", "--train_steps=40", "--checkpoint_every_steps=3",
+    message = run_train(SMOKE, f"--workdir={workdir}", "--train_steps=40", "--checkpoint_every_steps=3",
                              "--lr_schedule=multistep", "--lr_unit=steps", "--lr_milestones=3",
                              "--lr_decay_factor=1e8", "--eval_batch_size=360")
     assert message and message.startswith("train.py: error: the ")
@@ -199,22 +200,23 @@ def test_non_finite_loss_stops_naming_step_and_rate_and_keeps_the_last_good_chec
     assert all(np.isfinite(w).all() for w in weights(str(workdir / "checkpoints")).values())
 
 
-def test_unwritable_or_full_workdir_fails_before_training_with_the_reason(tmp_path, monkeypatch):
+def test_unwritable_or_full_workdir_fails_before_training_with_the_reason(tmp_path, monkeypatch, run_train):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    message = run_in_process(SMOKE, f"--workdir={blocker / 'run'}")
+    message = run_train(SMOKE, f"--workdir={blocker / 'run'}")
     assert message.startswith(f"train.py: error: --workdir={blocker / 'run'} cannot be written (") and \
         "pass another --workdir" in message
 
     free = shutil.disk_usage(tmp_path)._replace(free=10 * 2 ** 20)  # 10 MiB: less than the checkpoints need
     monkeypatch.setattr(shutil, "disk_usage", lambda path: free)
     workdir = tmp_path / "run"
-    message = run_in_process(SMOKE, f"--workdir={workdir}")
+    message = run_train(SMOKE, f"--workdir={workdir}")
     assert "has 10 MiB free but the checkpoints need about" in message and "--keep_checkpoints" in message
     assert not (workdir / "checkpoints").exists()
 
 
-def test_a_failed_checkpoint_write_stops_with_the_reason_and_keeps_the_previous(six_steps, tmp_path, monkeypatch):
+def test_a_failed_checkpoint_write_stops_with_the_reason_and_keeps_the_previous(six_steps, tmp_path, monkeypatch,
+                                                                                run_train):
     workdir = copy_of(six_steps, tmp_path)
     before = {p.name: p.read_bytes() for p in (workdir / "checkpoints").iterdir()}
 
@@ -222,19 +224,19 @@ def test_a_failed_checkpoint_write_stops_with_the_reason_and_keeps_the_previous(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", no_space)
-    message = run_in_process(*SIX_STEPS, f"--workdir={workdir}", "--train_steps=9")
+    message = run_train(*SIX_STEPS, f"--workdir={workdir}", "--train_steps=9")
     assert "the checkpoint of step 9 could not be written" in message and "No space left on device" in message
     assert f"the previous one, {workdir / 'checkpoints' / 'ckpt-6'}, is kept" in message
     assert {p.name: p.read_bytes() for p in (workdir / "checkpoints").iterdir()} == before
 
 
 @pytest.mark.slow
-def test_a_bad_image_reaches_the_user_of_train_and_evaluate_as_one_message(tmp_path):
+def test_a_bad_image_reaches_the_user_of_train_and_evaluate_as_one_message(tmp_path, run_train):
     root = photo_folder(tmp_path / "photos")
     bad = sorted((root / "train").rglob("*.JPEG"))[0]
     bad.write_bytes(bad.read_bytes()[:-200])  # truncated: no end-of-image marker
     workdir = tmp_path / "run"
-    message = run_in_process(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
+    message = run_train(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
                              "--dataset=imagenet_folder", f"--data_dir={root}", "--num_classes=0", "--batch_size=4",
                              "--train_steps=2", "--mean=caffe")
     assert re.match(f"train.py: error: --dataset=imagenet_folder --data_dir={re.escape(str(root))}: the training "

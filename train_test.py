@@ -10,29 +10,11 @@ import sys
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from absl import flags
-from tensorboard.backend.event_processing import event_accumulator
 
-import train
-from training import distribute
+from training import precision
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SMOKE = "--flagfile=configs/smoke.flags"
-
-
-def run_in_process(*args):
-    """train.py's main in this process (so that tfds.testing.mock_data applies); returns its exit message or None."""
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        argv = flags.FLAGS(["train.py", *args])
-        train.main(argv)
-        return None
-    except SystemExit as exit_:
-        return str(exit_.code)
-    finally:
-        flags.FLAGS.unparse_flags()
-        os.chdir(cwd)
 
 
 def run_subprocess(*args, env=None):
@@ -40,27 +22,16 @@ def run_subprocess(*args, env=None):
                           env=dict(os.environ, **(env or {})), timeout=600)
 
 
-def scalars(logdir):
-    events = event_accumulator.EventAccumulator(logdir, size_guidance={event_accumulator.SCALARS: 0,
-                                                                       event_accumulator.TENSORS: 0})
-    events.Reload()
-    # tf.summary (TF2) writes scalars as tensors
-    values = {tag: [(e.step, tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
-              for tag in events.Tags()["tensors"]}
-    return {tag: [(step, float(v)) for step, v in items] for tag, items in values.items()
-            if all(v.ndim == 0 for _, v in items)}, events
-
-
-def first_and_last_loss(workdir):
+def first_and_last_loss(scalars, workdir):
     values, _ = scalars(os.path.join(workdir, "train"))
     losses = [v for _, v in values["loss"]]
     return losses[0], losses[-1]
 
 
-def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_path):
+def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_path, run_train, scalars):
     workdir = str(tmp_path / "run")
-    assert run_in_process(SMOKE, f"--workdir={workdir}") is None
-    first, last = first_and_last_loss(workdir)
+    assert run_train(SMOKE, f"--workdir={workdir}") is None
+    first, last = first_and_last_loss(scalars, workdir)
     assert last < first
     train_values, events = scalars(os.path.join(workdir, "train"))
     assert {"loss", "top1_error", "top5_error", "learning_rate", "bias_learning_rate", "images_per_sec"} <= set(
@@ -77,43 +48,47 @@ def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_pa
     assert info["model"] == "allcnn" and info["variant"] == "all_cnn_c" and info["steps_per_epoch"] == 1437 // 16
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-6")
     assert tf.train.latest_checkpoint(os.path.join(workdir, "best")).endswith("best-6")
+    # the workdir's flags.txt repeats the run: replayed, it finds the run finished (flags left unset, such as
+    # --bias_weight_decay, stay unset rather than becoming "--bias_weight_decay=", which does not parse)
+    assert "--bias_weight_decay" not in open(os.path.join(workdir, "flags.txt")).read()
+    assert run_train(f"--flagfile={workdir}/flags.txt") is None
 
 
 @pytest.mark.slow
-def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path, scalars):
     workdir = str(tmp_path / "run")
     result = run_subprocess(SMOKE, f"--workdir={workdir}", "--strategy=mirrored", "--cpu_devices=2",
                             "--mixed_precision=auto")
     assert result.returncode == 0, result.stderr[-3000:]
-    resolved = distribute.resolve_precision("auto")  # this machine's answer: what the run must have used
+    resolved = precision.resolve_precision("auto")  # this machine's answer: what the run must have used
     assert f"precision: {resolved} (--mixed_precision=auto: bfloat16 is " in result.stdout
     threads = max(1, len(os.sched_getaffinity(0)) // 2)  # the cores shared between the two logical devices
     assert (f"strategy: MirroredStrategy, 2 replica(s) in sync, this worker's devices: /job:localhost/replica:0/"
             f"task:0/device:CPU:0, /job:localhost/replica:0/task:0/device:CPU:1; threads per op: {threads}"
             in result.stdout), result.stdout[-2000:]
-    first, last = first_and_last_loss(workdir)
+    first, last = first_and_last_loss(scalars, workdir)
     assert last < first
 
 
-def test_smoke_on_mocked_cifar10(tmp_path):
+def test_smoke_on_mocked_cifar10(tmp_path, run_train, scalars):
     workdir = str(tmp_path / "run")
     with tfds.testing.mock_data(num_examples=64):
-        message = run_in_process(SMOKE, f"--workdir={workdir}", "--dataset=cifar10", f"--data_dir={tmp_path}",
+        message = run_train(SMOKE, f"--workdir={workdir}", "--dataset=cifar10", f"--data_dir={tmp_path}",
                                  f"--zca_cache={tmp_path / 'zca.npz'}", "--train_steps=4", "--batch_size=16")
     assert message is None
-    first, last = first_and_last_loss(workdir)
+    first, last = first_and_last_loss(scalars, workdir)
     assert last < first
 
 
 @pytest.mark.slow
-def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path):
+def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path, run_train, scalars):
     workdir = str(tmp_path / "run")
     with tfds.testing.mock_data(num_examples=8):
-        message = run_in_process(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
+        message = run_train(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
                                  "--dataset=imagenet2012", f"--data_dir={tmp_path}", "--num_classes=1000",
                                  "--batch_size=4", "--train_steps=4", "--learning_rate=0.001", "--eval_batch_size=4")
     assert message is None
-    first, last = first_and_last_loss(workdir)
+    first, last = first_and_last_loss(scalars, workdir)
     assert last < first
 
 
@@ -128,21 +103,21 @@ def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path):
     (["--image_size=20"], "--dataset=digits comes at 16 or 32 pixels"),
     (["--elastic_alpha=-1"], "--elastic_alpha=-1.0 is invalid; valid values are >= 0"),
 ])
-def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message):
+def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message, run_train):
     workdir = tmp_path / "run"
-    assert message in run_in_process(SMOKE, f"--workdir={workdir}", *args)
+    assert message in run_train(SMOKE, f"--workdir={workdir}", *args)
     assert not workdir.exists()
 
 
-def test_workdir_of_another_model_is_refused_and_left_alone(tmp_path):
+def test_workdir_of_another_model_is_refused_and_left_alone(tmp_path, run_train):
     workdir = tmp_path / "run"
-    assert run_in_process(SMOKE, f"--workdir={workdir}", "--train_steps=1", "--eval_batch_size=360") is None
+    assert run_train(SMOKE, f"--workdir={workdir}", "--train_steps=1", "--eval_batch_size=360") is None
     before = sorted(p.name for p in workdir.rglob("*"))
-    message = run_in_process(SMOKE, f"--workdir={workdir}", "--variant=strided_cnn_c")
+    message = run_train(SMOKE, f"--workdir={workdir}", "--variant=strided_cnn_c")
     assert "holds a run with variant='all_cnn_c' but this run has variant='strided_cnn_c'" in message
     assert "--flagfile=" in message and sorted(p.name for p in workdir.rglob("*")) == before
     # the same layers and parameters at 16x16 would restore silently: the image size is part of the run too
-    message = run_in_process(SMOKE, f"--workdir={workdir}", "--image_size=16")
+    message = run_train(SMOKE, f"--workdir={workdir}", "--image_size=16")
     assert "holds a run with image_size=32 but this run has image_size=16" in message
     assert sorted(p.name for p in workdir.rglob("*")) == before
 
@@ -160,14 +135,33 @@ def test_batch_not_divisible_by_replicas_and_unknown_model_exit_nonzero(tmp_path
 
 
 @pytest.mark.slow
-def test_digits_recipe_does_not_stall(tmp_path):
+def test_digits_recipe_does_not_stall(tmp_path, run_train, scalars):
     """The stall this recipe avoids: outputs collapsing to uniform (loss ln 10 = 2.3026 exactly) with dead classes.
     Three epochs of the recipe leave chance behind."""
     workdir = str(tmp_path / "run")
-    assert run_in_process("--flagfile=configs/digits.flags", f"--workdir={workdir}", "--epochs=3",
-                          "--strategy=auto", "--cpu_devices=1",  # this test process's CPU is set up already
+    assert run_train("--flagfile=configs/digits.flags", f"--workdir={workdir}", "--epochs=3",
+                          "--strategy=mirrored", "--cpu_devices=1",  # the two replicas conftest.py made
                           "--eval_batch_size=360") is None
     validation, _ = scalars(os.path.join(workdir, "validation"))
     assert validation["loss"][-1][1] < 2.25 and validation["top1_error"][-1][1] < 0.85
-    _, last = first_and_last_loss(workdir)
+    _, last = first_and_last_loss(scalars, workdir)
     assert last < 2.25
+
+
+def test_every_flag_is_a_config_field_with_its_default():
+    """One source for each default: train.py's flags take theirs from training.config.Config and
+    data.inputs.Config, and every flag but the machine's (strategy, cpu_devices) is a field of one of them."""
+    import dataclasses
+
+    from absl import flags
+
+    import train
+    from data.inputs import Config as DataConfig
+    from training.config import Config
+
+    fields = {f.name: f.default for f in dataclasses.fields(Config) if f.name != "data"}
+    fields.update({f.name: f.default for f in dataclasses.fields(DataConfig) if f.name != "crops"})
+    assert set(train.TRAIN_FLAGS) - set(train.MACHINE_FLAGS) == set(fields)
+    for name, default in fields.items():
+        flag_default = flags.FLAGS[name].default
+        assert (tuple(flag_default) if isinstance(flag_default, list) else flag_default) == default, name

@@ -15,7 +15,7 @@ sees the same pixels as a 227 crop whose last 3 rows and columns are zero. The C
 
 import dataclasses
 
-from common import spec as S
+from common import spec
 
 # LRN parametrisations (ref §2, §3, §5). Caffe and neon divide alpha by the window size and default k to 1.
 PAPER_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0, scale_alpha_by_size=False)  # paper §3.3
@@ -29,7 +29,7 @@ class Variant:
     input_size: int
     widths: tuple[int, int, int, int, int]
     towers: tuple[int, int, int, int, int]
-    conv1_pad: S.Pad
+    conv1_pad: spec.Pad
     lrn: dict | None  # None: no LRN layers
     pool_before_lrn: bool  # CaffeNet/neon order conv-relu-pool-norm; paper/bvlc conv-relu-norm-pool
     conv_init: tuple
@@ -107,21 +107,21 @@ VARIANTS = tuple(VARIANT_TABLE)
 def _layers(v):
     """The layer specs of variant ``v``: conv1..conv5 with LRN/pooling, then fc6..fc8 with dropout 0.5."""
     def norm_and_pool(i):
-        pool = [S.Pool(f"pool{i}", 3, 2)]  # overlapping pooling z=3, s=2 (paper §3.4)
-        lrn = [S.LRN(f"lrn{i}", **v.lrn)] if v.lrn else []
+        pool = [spec.Pool(f"pool{i}", 3, 2)]  # overlapping pooling z=3, s=2 (paper §3.4)
+        lrn = [spec.LRN(f"lrn{i}", **v.lrn)] if v.lrn else []
         return pool + lrn if v.pool_before_lrn else lrn + pool
 
     kernels, pads = (11, 5, 3, 3, 3), (v.conv1_pad, 2, 1, 1, 1)
     layers = []
     for i in range(5):
-        layers.append(S.Conv(f"conv{i + 1}", v.widths[i], kernels[i], stride=4 if i == 0 else 1, pad=pads[i],
+        layers.append(spec.Conv(f"conv{i + 1}", v.widths[i], kernels[i], stride=4 if i == 0 else 1, pad=pads[i],
                              towers=v.towers[i], init=v.conv_init[i], bias=v.conv_bias[i]))
         if i in (0, 1):
             layers += norm_and_pool(i + 1)
-    layers += [S.Pool("pool5", 3, 2), S.Flatten()]
+    layers += [spec.Pool("pool5", 3, 2), spec.Flatten()]
     for j, units in enumerate((4096, 4096, None)):
-        fc = S.Dense(f"fc{6 + j}", units, v.fc_init[j], v.fc_bias[j], relu=units is not None)
-        drop = S.Dropout(f"drop{5 + j}" if v.dropout_before_fc else f"drop{6 + j}", 0.5)  # paper §4.2: p = 0.5
+        fc = spec.Dense(f"fc{6 + j}", units, v.fc_init[j], v.fc_bias[j], relu=units is not None)
+        drop = spec.Dropout(f"drop{5 + j}" if v.dropout_before_fc else f"drop{6 + j}", 0.5)  # paper §4.2: p = 0.5
         if j < 2:
             layers += [drop, fc] if v.dropout_before_fc else [fc, drop]
         else:
@@ -131,7 +131,7 @@ def _layers(v):
 
 def input_shape(variant="paper"):
     """(height, width, channels) that ``build(variant)`` expects."""
-    S.check_choice("variant", variant, VARIANTS)
+    spec.check_choice("variant", variant, VARIANTS)
     size = VARIANT_TABLE[variant].input_size
     return (size, size, 3)
 
@@ -142,6 +142,6 @@ def build(variant="paper", num_classes=1000, classifier_activation="softmax"):
     Layer names follow the paper: conv1..conv5, lrn1, lrn2, pool1, pool2, pool5, fc6..fc8; the two-tower layers
     are ``common.layers.TowerConv2D`` with sub-layers ``tower_0`` and ``tower_1``.
     """
-    S.check_choice("variant", variant, VARIANTS)
+    spec.check_choice("variant", variant, VARIANTS)
     v = VARIANT_TABLE[variant]
-    return S.build_model(f"alexnet_{variant}", input_shape(variant), _layers(v), num_classes, classifier_activation)
+    return spec.build_model(f"alexnet_{variant}", input_shape(variant), _layers(v), num_classes, classifier_activation)

@@ -39,7 +39,7 @@ each replica its own mask); the paper's and neon's scale at test time. The two a
 
 import dataclasses
 
-from common import spec as S
+from common import spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,14 +68,14 @@ INPUT_SHAPE = (32, 32, 3)
 
 def input_shape(variant="all_cnn_c"):
     """(height, width, channels) that ``build(variant)`` expects: 32x32x3 for every variant."""
-    S.check_choice("variant", variant, VARIANTS)
+    spec.check_choice("variant", variant, VARIANTS)
     return INPUT_SHAPE
 
 
 def output_classes(variant, num_classes):
     """The width of the classifier: ``num_classes``, or the next power of two for neon's ``pad_classes``."""
-    S.check_choice("variant", variant, VARIANTS)
-    S.check_num_classes(num_classes)
+    spec.check_choice("variant", variant, VARIANTS)
+    spec.check_num_classes(num_classes)
     if VARIANT_TABLE[variant].pad_classes:
         return 1 << (num_classes - 1).bit_length()
     return num_classes
@@ -89,9 +89,9 @@ def _layers(v, init, pad_last_conv, class_bias=None, dropout=DROPOUT):
 
     def conv(name, filters, kernel, stride=1, pad=None, relu=True, bias=bias):
         pad = (kernel - 1) // 2 if pad is None else pad
-        return S.Conv(name, filters, kernel, stride=stride, pad=pad, init=init, bias=bias, relu=relu)
+        return spec.Conv(name, filters, kernel, stride=stride, pad=pad, init=init, bias=bias, relu=relu)
 
-    layers = [S.Dropout("drop0", dropout[0])]  # 20% on the input images (the paper's experimental setup)
+    layers = [spec.Dropout("drop0", dropout[0])]  # 20% on the input images (the paper's experimental setup)
     n = 0
     for stage, width in enumerate((96, 192), start=1):
         for i in range(v.convs_per_stage):
@@ -99,15 +99,15 @@ def _layers(v, init, pad_last_conv, class_bias=None, dropout=DROPOUT):
             strided = v.downsample == "stride" and i == v.convs_per_stage - 1
             layers.append(conv(f"conv{n}", width, 3, stride=2 if strided else 1))
         if v.downsample == "maxpool":
-            layers.append(S.Pool(f"pool{stage}", 3, 2, kind="max", padding="same"))
-        layers.append(S.Dropout(f"drop{stage}", dropout[1]))
+            layers.append(spec.Pool(f"pool{stage}", 3, 2, kind="max", padding="same"))
+        layers.append(spec.Dropout(f"drop{stage}", dropout[1]))
     layers += [
         conv(f"conv{n + 1}", 192, 3, pad=1 if pad_last_conv else 0),
         conv(f"conv{n + 2}", 192, 1),
         # num_classes; the paper's tables keep the ReLU on this layer too. A class whose ReLU is negative at every
         # position of every image gets no gradient again: ``class_bias`` > 0 starts every class alive.
         conv(f"conv{n + 3}", None, 1, bias=bias if class_bias is None else float(class_bias)),
-        S.GlobalAvgPool("global_pool"),
+        spec.GlobalAvgPool("global_pool"),
     ]
     return tuple(layers)
 
@@ -119,7 +119,7 @@ def _check_init(init):
                          "initializer name such as 'he_normal' or 'glorot_uniform'.")
     if isinstance(init, str):
         try:
-            S.kernel_initializer(init)
+            spec.kernel_initializer(init)
         except ValueError as err:
             raise ValueError(f"init={init!r} is not a Keras initializer name ({err}); valid values are a Gaussian "
                              "std > 0 (neon: 0.05) or a name such as 'he_normal' or 'glorot_uniform'.") from None
@@ -140,8 +140,8 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
     ``dropout``: None keeps the paper's (input 0.2, after each pooling stage 0.5); else the two rates.
     """
-    S.check_choice("variant", variant, VARIANTS)
-    S.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
+    spec.check_choice("variant", variant, VARIANTS)
+    spec.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
     v = VARIANT_TABLE[variant]
     init = v.init if init is None else init
     _check_init(init)
@@ -156,5 +156,6 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     if not isinstance(size, int) or isinstance(size, bool) or size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size={image_size!r} is invalid; valid values are integers >= {MIN_IMAGE_SIZE} "
                          "(the paper: 32).")
-    return S.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]), _layers(v, init, pad, class_bias, dropout),
-                         output_classes(variant, num_classes), classifier_activation)
+    return spec.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]),
+                            _layers(v, init, pad, class_bias, dropout), output_classes(variant, num_classes),
+                            classifier_activation)

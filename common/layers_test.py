@@ -393,7 +393,7 @@ REPLICA_MASKS = """
 import numpy as np, tensorflow as tf
 from common.layers import Dropout
 from training import distribute
-strategy = distribute.side_by_side(2)
+strategy = distribute.side_by_side_strategy(2)
 with strategy.scope():
     layer = Dropout(0.5)
 step = tf.function(lambda: strategy.run(lambda: layer(tf.ones((8, 64)), training=True)))

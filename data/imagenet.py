@@ -166,7 +166,7 @@ def tfds_source(name, split, data_dir=None, download=False):
 
 
 # ------------------------------------------------------------------------------------------------- decoding
-def _checked(contents, name):
+def _checked_image_bytes(contents, name):
     """``contents`` after asserting it is an intact JPEG or a PNG; a failure names the file."""
     head, tail = tf.strings.substr(contents, 0, 8), tf.strings.substr(contents, -2, 2)
     is_jpeg = tf.strings.substr(head, 0, 3) == JPEG_SOI
@@ -181,7 +181,7 @@ def _checked(contents, name):
 def decode_central(contents, name, size=256):
     """Decode and keep the central square, resized to ``size`` x ``size`` (float32, 0..255): the paper's
     "shorter side to 256, central 256x256 patch", with the fused decode_and_crop_jpeg for JPEGs."""
-    contents, is_jpeg = _checked(contents, name)
+    contents, is_jpeg = _checked_image_bytes(contents, name)
 
     def jpeg():
         shape = tf.image.extract_jpeg_shape(contents)

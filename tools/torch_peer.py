@@ -98,7 +98,7 @@ def ours_step(model_name, batch_size, precision, cpu_devices=1):
     import models
     from training import distribute, phases
 
-    strategy = distribute.side_by_side(cpu_devices)
+    strategy = distribute.side_by_side_strategy(cpu_devices)
     keras.mixed_precision.set_global_policy(precision)
     family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
     with strategy.scope():

@@ -45,56 +45,21 @@ def split_cpu(count):
         tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // count))
 
 
-def side_by_side(count):
-    """``count`` replicas side by side on the CPU (``split_cpu``), as the MirroredStrategy over them; for one, the
-    default strategy (one replica, no wrapping). For benchmark.py and tools/torch_peer.py ``--cpu_devices``."""
+def side_by_side_strategy(count):
+    """The strategy running ``count`` replicas side by side on the CPU (``split_cpu``): the MirroredStrategy over
+    them; for one, the default strategy (one replica, no wrapping). For benchmark.py's and tools/torch_peer.py's
+    ``--cpu_devices``."""
     split_cpu(count)
     return make("mirrored") if count > 1 else tf.distribute.get_strategy()
-
-
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-
-
-def cpu_flags(path="/proc/cpuinfo"):
-    """The instruction-set flags of this machine's CPU (Linux's /proc/cpuinfo), or an empty set where unknown."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bfloat16(flags, gpu_capabilities=()):
-    """Whether bfloat16 matmuls and convolutions run in hardware here: a GPU of compute capability 8.0 or later
-    (Ampere on; tensor cores), or a CPU with AVX512-BF16 or AMX-BF16 (oneDNN's bfloat16 kernels). Elsewhere
-    TensorFlow emulates bfloat16 in float32 code: an AVX2-only Zen 1 trained All-CNN-C on the digits at 2.4
-    images/s in mixed_bfloat16 against 23 in float32 (2026-12-02)."""
-    if gpu_capabilities:
-        return all(tuple(c) >= (8, 0) for c in gpu_capabilities)
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
-
-
-def resolve_precision(name, flags=None, gpu_capabilities=None):
-    """``--mixed_precision``: ``auto`` is mixed_bfloat16 where bfloat16 is native (``native_bfloat16``), else
-    float32; any other name is returned as it is."""
-    if name not in PRECISIONS:
-        raise ValueError(f"--mixed_precision={name!r} is invalid; valid values: {', '.join(PRECISIONS)}.")
-    if name != "auto":
-        return name
-    if gpu_capabilities is None:
-        gpu_capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
-                            for gpu in tf.config.list_physical_devices("GPU")]
-    return "mixed_bfloat16" if native_bfloat16(cpu_flags() if flags is None else flags,
-                                               gpu_capabilities) else "float32"
 
 
 def describe(strategy):
     """One line: the strategy, its replicas' devices and the threads each op may use."""
     threads = tf.config.threading.get_intra_op_parallelism_threads()
-    devices = ", ".join(strategy.extended.worker_devices)
+    try:
+        devices = ", ".join(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy (a library caller's): TensorFlow places the ops
+        devices = "TensorFlow's default placement"
     return (f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s) in sync, this "
             f"worker's devices: {devices}; threads per op: {threads or 'all cores (TensorFlow default)'}")
 

@@ -33,7 +33,7 @@ def _outputs(model, inputs, class_names):
             "all_probabilities": probabilities}
 
 
-def _checked(images, rank, what):
+def _checked_batch(images, rank, what):
     """``images`` if it has ``rank`` dimensions, a non-empty batch and (rank 4) 3 channels, else InvalidArgument
     saying ``what`` was expected and what came.
 
@@ -66,11 +66,12 @@ def export(model, inputs, class_names, export_dir, log=print):
                                for name, value in inputs.serving_state().items()}
 
     def serve_bytes(images):
-        images = _checked(images, 1, "serving_default takes a batch [N >= 1] of encoded JPEG/PNG images")
+        images = _checked_batch(images, 1, "serving_default takes a batch [N >= 1] of encoded JPEG/PNG images")
         return _outputs(model, inputs.serve_bytes(images, state.variables_by_name), class_names)
 
     def serve_images(images):
-        images = _checked(images, 4, "serve_images takes a batch [N >= 1, height, width, 3] of uint8 RGB images")
+        images = _checked_batch(images, 4,
+                                "serve_images takes a batch [N >= 1, height, width, 3] of uint8 RGB images")
         return _outputs(model, inputs.serve_images(images, state.variables_by_name), class_names)
 
     archive = keras.export.ExportArchive()

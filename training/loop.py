@@ -1,8 +1,8 @@
 """The training loop: one compiled step under any tf.distribute strategy, checkpoints that resume exactly,
 TensorBoard summaries, a progress bar, validation every epoch and the export at the end.
 
-The model code knows nothing of this module; the data comes from ``data.inputs``; train.py only turns flags into a
-``Config`` and calls ``train``.
+The model code knows nothing of this module; the data comes from ``data.inputs``; ``training.run`` builds the
+trainer from a ``training.config.Config``.
 """
 
 import dataclasses
@@ -17,29 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import evaluation
 from common.errors import op_error_line
+from common.workdir import BEST, CHECKPOINTS, IDENTITY, RUN_FILE, model_state
 from data import pipeline
+from evaluation import metrics
 from training import distribute, preemption, progress
 from training import step as step_lib
 from training.optim import GROUPS
-from training.schedules import Plateau, Schedule
-
-CHECKPOINTS, BEST = "checkpoints", "best"
-RUN_FILE = "run.json"
-
-
-def model_state(model):
-    """Every variable of ``model`` by its path (weights, and the dropout layers' seed-generator states), for
-    tf.train.Checkpoint: a Keras 3 model object is not itself a checkpoint dependency."""
-    state = {}
-    for i, v in enumerate(model.variables):
-        # weights are named after their (explicitly named) layers; seed generators after a process-wide counter,
-        # so they are keyed by position
-        key = f"seed_generator_{i:03d}" if "seed_generator" in v.path else v.path.replace("/", ".")
-        state[key] = v.value if hasattr(v, "value") else v
-    return state
-
+from training.schedules import Plateau
 
 class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, a workdir that does not match or cannot be written, a worker that
@@ -59,29 +44,7 @@ class Outcome:
     step: int = 0
     checkpoint: str = None
     stopped_by: str = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    workdir: str
-    epochs: float = 1.0
-    train_steps: int = 0  # > 0: stop after this many steps (overrides epochs)
-    batch_size: int = 128  # global, over all replicas
-    momentum: float = 0.9
-    weight_schedule: Schedule = None
-    bias_schedule: Schedule = None
-    weight_decay: float = 5e-4
-    bias_weight_decay: float = 0.0
-    plateau: Plateau = None
-    mixed_precision: str = "float32"
-    jit_compile: bool = False
-    checkpoint_every_steps: int = 1000
-    keep_checkpoints: int = 3
-    log_every_steps: int = 50
-    eval_every_epochs: int = 1
-    eval_batch_size: int = 100
-    profile_steps: tuple = ()
-    seed: int = 0
+    export_dir: str = None  # set by training.run when the run wrote a SavedModel
 
 
 def steps_per_epoch(num_examples, global_batch):
@@ -103,8 +66,10 @@ def fingerprint(model):
 class Trainer:
     """``Trainer(config, strategy, build_model, inputs, run_info).train()``.
 
-    ``build_model()`` returns a fresh Keras model (called inside the strategy scope); ``inputs`` is a
-    ``data.inputs`` object; ``run_info`` (model, variant, dataset ...) is written to the workdir and checked on resume.
+    ``config`` is a ``training.config.Config`` whose ``mixed_precision`` is resolved (not ``auto``: the global Keras
+    policy is already set to it); ``build_model()`` returns a fresh Keras model (called inside the strategy scope);
+    ``inputs`` is a ``data.inputs`` object; ``run_info`` (model, variant, dataset ...) is written to the workdir and
+    checked on resume. ``training.run.train_and_evaluate`` assembles all of these from a Config.
     """
 
     def __init__(self, config, strategy, build_model, inputs, run_info, extra_files=None, log=print):
@@ -112,6 +77,9 @@ class Trainer:
         self.extra_files = dict(extra_files or {})
         self.chief = distribute.is_chief(strategy)
         self.replicas = strategy.num_replicas_in_sync
+        if config.batch_size % self.replicas:
+            raise ValueError(f"--batch_size={config.batch_size} is not divisible by the {self.replicas} replicas of "
+                             f"the {type(strategy).__name__}: use a multiple of {self.replicas}.")
         self.workers = distribute.num_workers(strategy)
         self.steps_per_epoch = steps_per_epoch(inputs.count("train"), config.batch_size)
         if self.steps_per_epoch < 1:
@@ -119,20 +87,20 @@ class Trainer:
                              f"{inputs.count('train'):,} training examples: use a smaller --batch_size.")
         self.total_steps = config.train_steps or max(1, round(config.epochs * self.steps_per_epoch))
         self.run_info = dict(run_info, steps_per_epoch=self.steps_per_epoch, batch_size=config.batch_size)
+        self.weight_schedule, self.bias_schedule, self.plateau = config.schedules()
         with strategy.scope():
             self.model = build_model()
             self.optimizer, self.sgd = step_lib.make_optimizer(
-                config.momentum, {"weights": config.weight_decay, "biases": config.bias_weight_decay},
+                config.momentum, {"weights": config.weight_decay, "biases": config.bias_decay},
                 config.mixed_precision)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.plateau_state = {k: tf.Variable(v, dtype=tf.float64, trainable=False, name=f"plateau_{k}")
-                                  for k, v in (config.plateau or Plateau()).state().items()}
+                                  for k, v in (self.plateau or Plateau()).state().items()}
             self.best_error = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_top1_error")
         self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer, step=self.step,
                                               best_top1_error=self.best_error, **{
                                                   f"plateau_{k}": v for k, v in self.plateau_state.items()})
-        self.plateau = config.plateau
         self._train_step = self._make_train_step()
         self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
@@ -165,8 +133,8 @@ class Trainer:
 
     def learning_rates(self, step):
         reductions = self.plateau.reductions if self.plateau else 0
-        return {"weights": self.config.weight_schedule(step, self.steps_per_epoch, reductions),
-                "biases": self.config.bias_schedule(step, self.steps_per_epoch, reductions)}
+        return {"weights": self.weight_schedule(step, self.steps_per_epoch, reductions),
+                "biases": self.bias_schedule(step, self.steps_per_epoch, reductions)}
 
     # ------------------------------------------------------------------------------------------ workdir
     def checkpoint_bytes(self):
@@ -225,8 +193,7 @@ class Trainer:
         if os.path.exists(path):
             with open(path) as f:
                 previous = json.load(f)
-            keys = ("model", "variant", "num_classes", "dataset", "image_size", "batch_size", "steps_per_epoch")
-            different = [k for k in keys if previous.get(k) != self.run_info.get(k)]
+            different = [k for k in IDENTITY if previous.get(k) != self.run_info.get(k)]
             if different:
                 raise TrainingError(
                     f"--workdir={workdir} holds a run with " + ", ".join(
@@ -295,7 +262,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ validation
     def validate(self):
         dataset = self.inputs.eval_dataset(self.config.eval_batch_size)
-        return evaluation.evaluate(self._predict, dataset, expected_count=self.inputs.count(), with_loss=True)
+        return metrics.evaluate(self._predict, dataset, expected_count=self.inputs.count(), with_loss=True)
 
     # ------------------------------------------------------------------------------------------ main loop
     def train(self):
@@ -322,7 +289,7 @@ class Trainer:
         total_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         if step >= self.total_steps:
             self.log(f"nothing to do: the checkpoint is at step {step:,} of {self.total_steps:,}")
-        first_batch_shown = step > 0
+        show_first_batch = step == 0
         outcome = Outcome(step=step)
         # One iterator for the rest of the run (every epoch's batches chained, ``_train_dataset``): a
         # MirroredStrategy iterator per epoch cost 2.6-3 s per epoch to delete, now and then 13-33 s (its
@@ -335,45 +302,57 @@ class Trainer:
                                self.log, config.log_every_steps)
             interval = progress.Interval()
             for _ in range(steps):
-                if step in config.profile_steps[:1] and self.chief:
-                    tf.profiler.experimental.start(os.path.join(config.workdir, "train"))
-                rates = self.learning_rates(step)
-                loss, top1, top5, stops = self._train_step(
-                    iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
-                    tf.constant(int(stop.signal is not None), tf.int32))
-                loss = float(loss)
+                loss, top1, top5, stop_requested, rates = self._step(iterator, step, epoch, stop)
                 step += 1
-                if not math.isfinite(loss):
-                    raise TrainingError(
-                        f"the training loss is {loss} at step {step:,} (epoch {epoch + 1}), learning rate "
-                        f"{rates['weights']:g}: stopped. The last good checkpoint is kept in {self.manager.directory}"
-                        "; lower --learning_rate (or add --warmup_epochs) and rerun to resume from it.")
-                if step - 1 in config.profile_steps[1:2] and self.chief:
-                    tf.profiler.experimental.stop()
-                if not first_batch_shown:
+                if show_first_batch:
                     summaries.images("augmented training images", self._first_images(epoch, skip), step)
-                    first_batch_shown = True
-                interval.add(loss, int(top1), int(top5), config.batch_size)
+                    show_first_batch = False
+                interval.add(loss, top1, top5, config.batch_size)
                 bar.update(loss, interval)
                 if step % config.log_every_steps == 0 or step == self.total_steps:
                     summaries.train(interval.report(), rates, step)
                     interval = progress.Interval()
-                if int(stops) and step < self.total_steps:
+                if stop_requested and step < self.total_steps:
                     return self._preempted(stop, step, epoch, summaries, interval, rates, outcome)
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
                     outcome.checkpoint = self.save()
             epoch, skip = epoch + 1, 0
-            epoch_done = step % self.steps_per_epoch == 0
-            if epoch_done or step == self.total_steps:
-                if epoch_done and (epoch % config.eval_every_epochs == 0) or step == self.total_steps:
-                    outcome.report = self._end_of_epoch_validation(epoch, step, summaries)
-                    summaries.histograms(self.model, step)  # with each validation (0.26 s each for All-CNN-C)
-                outcome.checkpoint = self.save()
-                bar.done(outcome.checkpoint if self.chief else None)
+            self._end_of_epoch(epoch, step, summaries, bar, outcome)
         summaries.close()
         outcome.step = step
         self.log(f"weights fingerprint: {fingerprint(self.model)}")
         return outcome
+
+    def _step(self, iterator, step, epoch, stop):
+        """Train (0-based) ``step`` at its scheduled rates, starting or stopping the profiler at ``profile_steps``'
+        bounds. Returns (loss, top-1 hits, top-5 hits, whether any worker was asked to stop, the rates); a
+        non-finite loss stops the run here."""
+        profile = self.config.profile_steps if self.chief else ()
+        if step in profile[:1]:
+            tf.profiler.experimental.start(os.path.join(self.config.workdir, "train"))
+        rates = self.learning_rates(step)
+        loss, top1, top5, stops = self._train_step(iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
+                                                   tf.constant(int(stop.signal is not None), tf.int32))
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"the training loss is {loss} at step {step + 1:,} (epoch {epoch + 1}), learning rate "
+                f"{rates['weights']:g}: stopped. The last good checkpoint is kept in {self.manager.directory}; lower "
+                "--learning_rate (or add --warmup_epochs) and rerun to resume from it.")
+        if step in profile[1:2]:
+            tf.profiler.experimental.stop()
+        return loss, int(top1), int(top5), bool(int(stops)), rates
+
+    def _end_of_epoch(self, epoch, step, summaries, bar, outcome):
+        """After the last step of (1-based) ``epoch``, or of the run: validate when due, save a checkpoint."""
+        epoch_done = step % self.steps_per_epoch == 0
+        if not (epoch_done or step == self.total_steps):
+            return
+        if epoch_done and (epoch % self.config.eval_every_epochs == 0) or step == self.total_steps:
+            outcome.report = self._validate_and_keep_best(epoch, step, summaries)
+            summaries.histograms(self.model, step)  # with each validation (0.26 s each for All-CNN-C)
+        outcome.checkpoint = self.save()
+        bar.done(outcome.checkpoint if self.chief else None)
 
     def _preempted(self, stop, step, epoch, summaries, interval, rates, outcome):
         """Save at this step boundary and return; the rerun resumes here (mid-epoch: the rest of the epoch's
@@ -408,14 +387,15 @@ class Trainer:
         images, _ = next(iter(self._train_dataset(ctx, epoch, skip, epoch + 1, min(16, self.config.batch_size))))
         return self.inputs.display(images)
 
-    def _end_of_epoch_validation(self, epoch, step, summaries):
+    def _validate_and_keep_best(self, epoch, step, summaries):
+        """Validate, log and summarise; apply the plateau rule; save best/ when the top-1 error is the lowest yet."""
         report = self.validate()
         summaries.validation(report, step)
         self.log(f"validation after epoch {epoch} (step {step:,}): loss {report['loss']:.4f}, top-1 error "
                  f"{report['top1_error']:.2%}, top-5 error {report['top5_error']:.2%} "
                  f"({report['examples']:,} examples)")
         if self.plateau and self.plateau.update(report["top1_error"]):
-            self.log(f"validation error stopped improving: learning rate x{self.config.weight_schedule.factor:g} "
+            self.log(f"validation error stopped improving: learning rate x{self.weight_schedule.factor:g} "
                      f"(cut {self.plateau.reductions} of at most {self.plateau.max_reductions})")
         if report["top1_error"] < float(self.best_error.numpy()):
             self.best_error.assign(report["top1_error"])

@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from training.optim import ParamGroupSGD, group_of
-from training.recipes_testlib import RECIPES, recipe_flags
 
 
 def tiny_model():
@@ -48,16 +47,12 @@ def run_case(momentum, decays, rate_steps):
             np.testing.assert_allclose(v.numpy(), w, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
-def test_update_equals_the_paper_rule_with_each_recipes_groups(recipe):
-    f = recipe_flags(recipe)
-    import train
-
-    weights, biases, _ = train.schedules(f)
-    bias_decay = f.weight_decay if f.bias_weight_decay is None else f.bias_weight_decay
+def test_update_equals_the_paper_rule_with_each_recipes_groups(recipe, recipe_config):
+    config = recipe_config(recipe)
+    weights, biases, _ = config.schedules()
     steps_per_epoch = 10
     rate_steps = [{"weights": weights(s, steps_per_epoch), "biases": biases(s, steps_per_epoch)} for s in range(3)]
-    run_case(f.momentum, {"weights": f.weight_decay, "biases": bias_decay}, rate_steps)
+    run_case(config.momentum, {"weights": config.weight_decay, "biases": config.bias_decay}, rate_steps)
 
 
 def test_groups_differ_where_caffe_and_neon_say_so():

@@ -1,8 +1,8 @@
 """Exact top-1 / top-5 evaluation over every example of a split, and its report (table and JSON).
 
-Shared by evaluate.py and, later, the trainer's validation. Counts are integers accumulated batch by batch; the
-example count is checked against the split's size, so a dropped or duplicated batch is an error, not a quietly
-wrong accuracy.
+Shared by evaluate.py (``evaluation.score``) and the trainer's validation. Counts are integers accumulated batch by
+batch; the example count is checked against the split's size, so a dropped or duplicated batch is an error, not a
+quietly wrong accuracy.
 """
 
 import json

@@ -13,12 +13,14 @@ import pytest
 import tensorflow as tf
 
 import models
+from common import workdir as workdir_layout
 from data import digits, imagenet
 from data import inputs as data_inputs
 from data.testdata import PHOTOS, photo_folder
 from training import export as export_module
-from training.loop import model_state
-from train_test import ROOT, SMOKE, run_in_process
+from training.run import train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs in a fresh interpreter, outside the repository, with no project module importable.
 SERVE = r"""
@@ -49,17 +51,19 @@ def serve_elsewhere(export_dir, tmp_path, **arrays):
 
 
 @pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
+def digits_run(tmp_path_factory, recipe_config):
+    """The smoke recipe trained and exported through the library call (training.run), as train.py runs it."""
     workdir = tmp_path_factory.mktemp("digits") / "run"
-    assert run_in_process(SMOKE, f"--workdir={workdir}", f"--export_dir={workdir / 'export'}") is None
+    outcome = train_and_evaluate(recipe_config("smoke", f"--workdir={workdir}", f"--export_dir={workdir / 'export'}"),
+                                 log=lambda *_: None)
+    assert outcome.export_dir == str(workdir / "export") and outcome.step == 6
     return workdir
 
 
 def test_digits_export_serves_like_the_in_process_model(digits_run, tmp_path):
     info = json.loads((digits_run / "run.json").read_text())
     model = models.build("allcnn", info["variant"], num_classes=info["num_classes"])
-    tf.train.Checkpoint(model=model_state(model)).restore(
-        tf.train.latest_checkpoint(str(digits_run / "checkpoints"))).expect_partial()
+    workdir_layout.restore_model(model, workdir_layout.checkpoint_path(str(digits_run)))
     inputs = data_inputs.load(data_inputs.Config(**info["data"]), 32, log=lambda *_: None)
     images, labels = digits.load("test")
     images = images[:12]
@@ -144,7 +148,8 @@ def test_bad_requests_fail_with_invalid_argument_and_the_model_keeps_serving(dig
     expected = by_bytes(images=good_bytes)["classes"].numpy()
     bad = [
         (by_bytes, tf.constant([b"this is not an image"]), "Unknown image file format"),
-        (by_bytes, tf.constant([], tf.string), "serving_default takes a batch \\[N >= 1\\].*got a tensor of shape.*\\[0\\]"),
+        (by_bytes, tf.constant([], tf.string),
+         "serving_default takes a batch \\[N >= 1\\].*got a tensor of shape.*\\[0\\]"),
         (by_bytes, tf.constant([[b"a", b"b"]]), "serving_default takes .*got a tensor of shape.*\\[1 2\\]"),
         (by_images, tf.zeros([0, 32, 32, 3], tf.uint8), "serve_images takes a batch.*shape.*\\[0 32 32 3\\]"),
         (by_images, tf.zeros([32, 32, 3], tf.uint8), "serve_images takes a batch.*shape.*\\[32 32 3\\]"),

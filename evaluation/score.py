@@ -1,0 +1,143 @@
+"""What evaluate.py scores, loaded from one of three sources, and the scoring itself:
+
+    model = score.from_workdir("runs/digits", checkpoint="best")     # a training run's checkpoint
+    model = score.from_saved_model("runs/digits/export")              # an export, through its own preprocessing
+    model = score.from_model_file("model.keras", score.data_config({"dataset": "digits"}))
+    report = score.score(model, split=None, batch_size=100)           # top-1/top-5 over every example
+
+Every problem (a missing or foreign source, a checkpoint that does not fit, data that is missing or unreadable) is
+a ValueError whose message names the flag and the fix.
+"""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+
+import models
+from common import workdir as workdir_layout
+from common.errors import DATA_ERRORS, op_error_line
+from data import inputs as data_inputs
+from evaluation import metrics
+
+
+@dataclasses.dataclass
+class Scorable:
+    """A model ready to score: ``predict(images) -> probabilities`` over ``inputs``' splits. ``raw``: the model
+    preprocesses its own input (a SavedModel), so the split is read unprocessed."""
+    label: str  # how the report names the model
+    report_base: str  # the default report path's stem
+    config: data_inputs.Config
+    inputs: object
+    predict: object
+    raw: bool = False
+
+
+def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=None, zca_cache=None, download=False,
+                crops="center"):
+    """The data options of a scoring run: ``base`` (a run's recorded options; ``data.inputs.Config``'s defaults
+    for what it leaves out) with every argument that is not None in its place."""
+    overrides = {"dataset": dataset, "data_dir": data_dir, "preprocess": preprocess, "zca_bias": zca_bias,
+                 "zca_cache": zca_cache}
+    values = dict(base, download=download, crops=crops, skip_bad_images=False)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {field.name for field in dataclasses.fields(data_inputs.Config)}
+    return data_inputs.Config(**{k: v for k, v in values.items() if k in known})
+
+
+def _load_inputs(config, image_size, log):
+    try:
+        return data_inputs.load(config, image_size, log=log)
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}") from None
+
+
+def _keras_predict(model):
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
+    """A training run's ``checkpoint`` (latest, best, or a path), with the model and data its run.json records;
+    ``overrides`` (``data_config``'s arguments) replace what the run used."""
+    info = workdir_layout.read_run_info(workdir)
+    if info is None:
+        raise ValueError(f"--workdir={workdir} has no {workdir_layout.RUN_FILE}: it is not a training workdir "
+                         "(train.py writes one).")
+    config = data_config(info.get("data", {"dataset": info["dataset"]}), **(overrides or {}))
+    model = models.build(info["model"], info["variant"], num_classes=info["num_classes"],
+                         **info.get("model_options", {}))
+    path = workdir_layout.checkpoint_path(workdir, checkpoint)
+    if not path:
+        directory = os.path.join(workdir, {"latest": workdir_layout.CHECKPOINTS, "best": workdir_layout.BEST}[
+            checkpoint])
+        raise ValueError(f"--workdir={workdir} has no {checkpoint} checkpoint yet (in {directory}): train first, or "
+                         "pass --checkpoint=latest.")
+    try:
+        workdir_layout.restore_model(model, path)
+    except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
+        raise ValueError(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
+                         f"({type(err).__name__}: {str(err).splitlines()[0]}).") from None
+    inputs = _load_inputs(config, info["image_size"], log)
+    return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model))
+
+
+def from_saved_model(path, overrides=None, log=print):
+    """An exported SavedModel, scored through its own signature and preprocessing: the data is read raw, whatever
+    ``preprocess`` says (``serve_images`` for the 32x32 datasets, ``serving_default`` on the encoded files for
+    ImageNet)."""
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(f"--saved_model={path} is not a SavedModel directory (no saved_model.pb): pass the "
+                         "--export_dir of a training run.")
+    overrides = dict(overrides or {})
+    if overrides.get("crops", "center") != "center":
+        raise ValueError("--crops=ten needs the model itself: a SavedModel serves the central crop; use --workdir.")
+    loaded = tf.saved_model.load(path)
+    config = dataclasses.replace(data_config({"dataset": "digits"}, **overrides), preprocess="none")
+    inputs = _load_inputs(config, 32, log)
+    signature = loaded.signatures["serve_images" if inputs.raw_kind == "images" else "serving_default"]
+    return Scorable(path, path.rstrip("/"), config, inputs,
+                    lambda batch: signature(images=batch)["all_probabilities"], raw=True)
+
+
+def from_model_file(path, overrides=None, log=print):
+    """A Keras model file (.keras); the data options default to ``data.inputs.Config``'s (digits, GCN + ZCA)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--model_file={path}: no such file. Pass the .keras file of a trained model.")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as err:  # a corrupt or foreign file: say which, not a deep traceback
+        raise ValueError(f"--model_file={path}: cannot load it as a Keras model ({type(err).__name__}: {err}).") \
+            from None
+    config = data_config({"dataset": "digits"}, **(overrides or {}))
+    inputs = _load_inputs(config, model.input.shape[1], log)
+    return Scorable(path, path, config, inputs, _keras_predict(model))
+
+
+def score(scorable, split=None, batch_size=100):
+    """Top-1/top-5 of ``scorable`` over every example of ``split`` (default: the dataset's evaluation split): the
+    report of ``metrics.evaluate`` with the model, dataset, split, crops and class count added."""
+    inputs, config = scorable.inputs, scorable.config
+    try:
+        split = split or inputs.eval_split
+        expected = inputs.count(split)
+        dataset = (inputs.raw_dataset if scorable.raw else inputs.eval_dataset)(batch_size, split)
+        report = metrics.evaluate(scorable.predict, dataset, expected_count=expected)
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}") from None
+    except DATA_ERRORS as err:
+        raise ValueError(f"--dataset={config.dataset}: the data could not be read: {op_error_line(err)}") from None
+    report.update(model=scorable.label, dataset=config.dataset, split=split, crops=config.crops,
+                  classes=len(inputs.class_names))
+    return report
+
+
+def default_report_path(scorable, report):
+    """Beside the model, named after the dataset and split: ``<model>.<dataset>-<split>[-10crop].eval.json``."""
+    ten = "-10crop" if report["crops"] == "ten" else ""
+    return f"{scorable.report_base}.{report['dataset']}-{report['split']}{ten}.eval.json"
+
+
+def title(report):
+    ten = ", 10 crops" if report["crops"] == "ten" else ""
+    return f"{report['model']} on {report['dataset']}/{report['split']} ({report['examples']:,} examples{ten})"
