@@ -3,7 +3,7 @@
 kill -9 during a checkpoint write; SIGTERM/SIGINT preemption; a damaged latest checkpoint; a non-finite loss; an
 unwritable or full workdir; bad images through train.py and evaluate.py; the same seed giving the same losses; two
 workers on 127.0.0.1 (MultiWorkerMirroredStrategy) equal to one worker with the same global batch, a dead worker
-stopping the job with a clear error, and the restarted job resuming. Serving bad requests: export_test.py.
+stopping the job with a clear error, and the restarted job resuming. Serving bad requests: training/export_test.py.
 """
 
 import json

@@ -11,7 +11,7 @@ memory-bound and left out (LRN's time is reported on its own by benchmark.py).
   the first layer with weights (conv1), whose input is the image.
 
 AlexNet ``paper``: 1.449 GFLOP per image forward, 529 GFLOP per batch-128 training step; All-CNN-C: 0.542 and 207
-(checked by benchmark_test.py against figures computed by hand from the papers' layer sizes).
+(checked by common/flops_test.py against figures computed by hand from the papers' layer sizes).
 """
 
 import math

@@ -1,10 +1,7 @@
-"""Input pipeline throughput, in images/s and images/s per core.
+"""Input pipeline throughput, in images/s and images/s per core (``tools/pipeline_benchmark.py`` is its command).
 
-    python -m data.benchmark --pipeline=imagenet_train [--data_dir=DIR] [--threads=1]
-    python -m data.benchmark --pipeline=cifar_gcn_zca
-
-``--threads`` caps tf.data's private thread pool, so images/s divided by it is the rate per core. Without
-``--data_dir`` the ImageNet pipelines read a folder of JPEGs written from scikit-image's real photos at typical
+``threads`` caps tf.data's private thread pool, so images/s divided by it is the rate per core. Without a
+``data_dir`` the ImageNet pipelines read a folder of JPEGs written from scikit-image's real photos at typical
 ImageNet sizes (500x375 and 375x500, quality 90); the CIFAR pipeline runs GCN + ZCA on 10,000 CIFAR-sized images.
 """
 
@@ -14,17 +11,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
 
 from data import imagenet, pipeline
 
-flags.DEFINE_enum("pipeline", "imagenet_train", ["imagenet_train", "imagenet_eval", "cifar_gcn_zca"],
-                  "Which pipeline to time.")
-flags.DEFINE_string("data_dir", None, "ImageNet folder (train/<wnid>/*.JPEG); default: a synthetic folder.")
-flags.DEFINE_integer("threads", 1, "tf.data threads (cores) to use.")
-flags.DEFINE_integer("batch_size", 128, "Batch size.")
-flags.DEFINE_integer("batches", 20, "Batches to time (after 2 warm-up batches).")
-flags.DEFINE_integer("synthetic_images", 256, "Images in the synthetic ImageNet folder.")
+PIPELINES = ("imagenet_train", "imagenet_eval", "cifar_gcn_zca")
 
 
 def synthetic_folder(directory, count=256):
@@ -59,34 +49,25 @@ def rate(iterator, batches):
     return count / (time.perf_counter() - start)
 
 
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    if f.pipeline == "cifar_gcn_zca":
+def measure(pipeline_name, data_dir=None, threads=1, batch_size=128, batches=20, synthetic_images=256, log=print):
+    """(what was read, images/s over ``batches`` batches after a warm-up) for one of PIPELINES."""
+    if pipeline_name not in PIPELINES:
+        raise ValueError(f"--pipeline={pipeline_name!r} is invalid; valid values: {', '.join(PIPELINES)}.")
+    if pipeline_name == "cifar_gcn_zca":
         images = np.random.RandomState(0).randint(0, 256, (10_000, 32, 32, 3)).astype(np.uint8)
         _, preprocess = pipeline.gcn_zca(images[:5000])
-        ds = pipeline.array_dataset(images, np.zeros(len(images), np.int64), f.batch_size, training=True,
+        ds = pipeline.array_dataset(images, np.zeros(len(images), np.int64), batch_size, training=True,
                                     preprocess=preprocess, seed=0)
-        described = "10,000 random CIFAR-sized images, after the first epoch"
-        iterator = limited(ds, f.threads)
+        iterator = limited(ds, threads)
         # The first epoch computes GCN + ZCA and fills the cache; every later epoch reads the cache.
-        first = rate(iterator, len(images) // f.batch_size + 1)
-        print(f"cifar_gcn_zca first epoch (computing GCN + ZCA into the cache): {first:,.0f} images/s")
-    else:
-        tmp = None if f.data_dir else tempfile.TemporaryDirectory()
-        data_dir = f.data_dir or synthetic_folder(tmp.name, f.synthetic_images)
-        source = imagenet.load_source("folder", "train", data_dir)
-        training = f.pipeline == "imagenet_train"
+        first = rate(iterator, len(images) // batch_size + 1)
+        log(f"cifar_gcn_zca first epoch (computing GCN + ZCA into the cache): {first:,.0f} images/s")
+        return "10,000 random CIFAR-sized images, after the first epoch", rate(iterator, batches)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = imagenet.load_source("folder", "train", data_dir or synthetic_folder(tmp, synthetic_images))
+        training = pipeline_name == "imagenet_train"
         if not training:  # evaluation reads the split once; repeat it to time enough batches
             source = source._replace(dataset=source.dataset.repeat())
-        ds = imagenet.make_dataset(source, f.batch_size, training, seed=0)
-        described = data_dir if f.data_dir else "synthetic JPEG folder (500x375 photos)"
-        iterator = limited(ds, f.threads)
+        iterator = limited(imagenet.make_dataset(source, batch_size, training, seed=0), threads)
         rate(iterator, 2)  # warm-up
-    images_per_s = rate(iterator, f.batches)
-    print(f"{f.pipeline} on {described}: {images_per_s:,.0f} images/s with {f.threads} thread(s), "
-          f"{images_per_s / f.threads:,.0f} images/s per core")
-
-
-if __name__ == "__main__":
-    app.run(main)
+        return data_dir or "synthetic JPEG folder (500x375 photos)", rate(iterator, batches)

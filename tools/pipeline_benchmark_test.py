@@ -1,4 +1,4 @@
-"""The pipeline benchmark runs from the command line and reports images/s per core."""
+"""tools/pipeline_benchmark.py runs from the command line and reports images/s per core."""
 
 import os
 import re
@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_imagenet_benchmark_reports_a_rate_per_core():
     result = subprocess.run(
-        [sys.executable, "-m", "data.benchmark", "--pipeline=imagenet_train", "--synthetic_images=8",
+        [sys.executable, "tools/pipeline_benchmark.py", "--pipeline=imagenet_train", "--synthetic_images=8",
          "--batch_size=4", "--batches=2", "--threads=1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"imagenet_train on synthetic JPEG folder .*: [\d,]+ images/s with 1 thread\(s\), "
