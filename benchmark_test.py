@@ -11,6 +11,8 @@ import pytest
 import models
 from common import flops
 
+pytestmark = pytest.mark.slow  # every test runs benchmark.py in a subprocess
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 ALLCNN_STEP_GFLOP = flops.training_flops(models.build("allcnn", "all_cnn_c"), 4) / 1e9  # batch 4
 

@@ -5,12 +5,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import keras
 import tensorflow as tf
 
 import allcnn
 from data import pipeline
 from evaluation import metrics
+
+pytestmark = pytest.mark.slow  # every test runs evaluate.py in a subprocess
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 

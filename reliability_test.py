@@ -22,6 +22,9 @@ import pytest
 import tensorflow as tf
 
 from data.testdata import photo_folder
+
+pytestmark = pytest.mark.slow  # every test trains (most in subprocesses)
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SMOKE = "--flagfile=configs/smoke.flags"
 

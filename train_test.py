@@ -28,6 +28,7 @@ def first_and_last_loss(scalars, workdir):
     return losses[0], losses[-1]
 
 
+@pytest.mark.slow
 def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_path, run_train, scalars):
     workdir = str(tmp_path / "run")
     assert run_train(SMOKE, f"--workdir={workdir}") is None
@@ -70,6 +71,7 @@ def test_smoke_under_mirrored_strategy_on_two_logical_cpus(tmp_path, scalars):
     assert last < first
 
 
+@pytest.mark.slow
 def test_smoke_on_mocked_cifar10(tmp_path, run_train, scalars):
     workdir = str(tmp_path / "run")
     with tfds.testing.mock_data(num_examples=64):
@@ -109,6 +111,7 @@ def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, messa
     assert not workdir.exists()
 
 
+@pytest.mark.slow
 def test_workdir_of_another_model_is_refused_and_left_alone(tmp_path, run_train):
     workdir = tmp_path / "run"
     assert run_train(SMOKE, f"--workdir={workdir}", "--train_steps=1", "--eval_batch_size=360") is None

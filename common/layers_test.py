@@ -403,6 +403,7 @@ for _ in range(2):
 """
 
 
+@pytest.mark.slow
 def test_dropout_replicas_draw_their_own_masks():
     result = subprocess.run([sys.executable, "-c", REPLICA_MASKS], cwd=pathlib.Path(__file__).parents[1],
                             capture_output=True, text=True, timeout=300)

@@ -25,12 +25,14 @@ def test_layer_table_lists_every_layer_with_shape_neurons_and_params():
     assert lines[-1] == "total parameters: 1,369,738"
 
 
+@pytest.mark.slow
 def test_python_m_allcnn_prints_the_requested_variant():
     result = run("-m", "allcnn", "all_cnn_c", "neon")
     assert result.returncode == 0, result.stderr
     assert "total parameters: 1,369,738" in result.stdout and "total parameters: 1,369,632" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["alexnet", "allcnn"])
 def test_python_m_rejects_an_unknown_variant(module):
     result = run("-m", module, "resnet")
@@ -38,6 +40,7 @@ def test_python_m_rejects_an_unknown_variant(module):
     assert "unknown" in result.stderr and "'resnet'; valid variants:" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_entry_point_checks_the_variant(tmp_path):
     result = run("train.py", "--model=alexnet", "--variant=bogus", f"--workdir={tmp_path / 'run'}")
     assert result.returncode != 0

@@ -9,6 +9,7 @@ from data import digits, inputs
 from data.testdata import photo_folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preprocess", inputs.PREPROCESSING)
 def test_serving_preprocessing_equals_the_evaluation_split(preprocess, tmp_path):
     config = inputs.Config(preprocess=preprocess, zca_cache=str(tmp_path / "zca.npz"))

@@ -20,6 +20,8 @@ from data.testdata import PHOTOS, photo_folder
 from training import export as export_module
 from training.run import train_and_evaluate
 
+pytestmark = pytest.mark.slow  # every test trains, exports or serves in a fresh process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Runs in a fresh interpreter, outside the repository, with no project module importable.

@@ -73,6 +73,7 @@ print(max(np.abs(a - b).max() for a, b in zip(weights["one"], weights["before"])
 """
 
 
+@pytest.mark.slow
 def test_two_replicas_take_the_same_step_as_one_device():
     result = subprocess.run([sys.executable, "-c", REPLICA_EQUALITY], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
