@@ -1,23 +1,26 @@
 """AlexNet and the variants that Caffe, neon and later reproductions trained.
 
-Every number below comes from ``shared/reference/papers-and-peers.md`` (cited as "ref §N") or from the file named
-beside it. A variant is a row of ``Variant`` fields, turned into layer specs by ``_layers`` and built by
+Every number below comes from a source listed in SOURCES.md, cited by its key (e.g. [alexnet-paper]), or from the
+file named beside it. A variant is a row of ``Variant`` fields, turned into layer specs by ``_layers`` and built by
 ``common.spec.build_model``; the model knows nothing of data or training.
 
-How the paper's 224x224 input gives a 55x55 conv1 (the "224 vs 227" question, ref §3): (224 - 11) / 4 + 1 = 54.25,
-so a plain valid convolution cannot produce the paper's 55. The paper's code, cuda-convnet, sizes a convolution
-output as 1 + ceil((2 * padding + imgSize - filterSize) / stride) = 1 + ceil(213 / 4) = 55 and treats the pixels
-the last row and column of filters reach past the image as zeros: zero padding of 3 on the bottom and right. That
-is exactly ``224 + 3`` with a valid convolution, which is what Caffe (crop 227) and tf_cnn_benchmarks ("224 + 3",
-VALID) do. The ``paper`` variant therefore takes 224x224 images and pads them by (0, 3) before conv1, so the network
-sees the same pixels as a 227 crop whose last 3 rows and columns are zero. The Caffe variants take 227x227.
+How the paper's 224x224 input gives a 55x55 conv1 (the "224 vs 227" question): (224 - 11) / 4 + 1 = 54.25, so a plain
+valid convolution cannot produce the 55 of [alexnet-paper] §3.5. The paper's code, cuda-convnet, sizes a convolution
+output as 1 + ceil((2 * padding + imgSize - filterSize) / stride) = 1 + ceil(213 / 4) = 55 ([cuda-convnet2-layer.py]
+line 1097) and treats the pixels the last row and column of filters reach past the image as zeros: zero padding of 3 on
+the bottom and right. That is exactly ``224 + 3`` with a valid convolution, which is what Caffe (crop 227,
+[caffe-bvlc_alexnet]), tf_cnn_benchmarks ("224 + 3", VALID; [tf_cnn_benchmarks-alexnet]) and TensorFlow's AlexNet
+benchmark ("we add 3 to the image_size"; [tf-alexnet_benchmark]) do. The ``paper`` variant therefore takes 224x224
+images and pads them by (0, 3) before conv1, so the network sees the same pixels as a 227 crop whose last 3 rows and
+columns are zero. The Caffe variants take 227x227.
 """
 
 import dataclasses
 
 from common import spec
 
-# LRN parametrisations (ref §2, §3, §5). Caffe and neon divide alpha by the window size and default k to 1.
+# LRN parametrisations ([alexnet-paper] §3.3, [caffe-lrn], [neon-lrn], [tf-lrn]). Caffe and neon divide alpha by the
+# window size and default k to 1.
 PAPER_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0, scale_alpha_by_size=False)  # paper §3.3
 CAFFE_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=1.0, scale_alpha_by_size=True)  # lrn_layer.cpp, caffe.proto k=1
 
@@ -40,35 +43,37 @@ class Variant:
 
 
 VARIANT_TABLE = {
-    # Krizhevsky, Sutskever, Hinton 2012 (ref §3): two towers on conv2/4/5 (§3.2), LRN k=2 n=5 alpha=1e-4 beta=.75
-    # after ReLU of conv1 and conv2, then overlapping pooling 3/2 (§3.3-3.4); w ~ N(0, 0.01), bias 1 on conv2, conv4,
-    # conv5 and the hidden FC layers, 0 elsewhere (§5). 60,965,224 parameters.
+    # [alexnet-paper]: two towers on conv2/4/5 (§3.2), LRN k=2 n=5 alpha=1e-4 beta=.75 after ReLU of conv1 and
+    # conv2, then overlapping pooling 3/2 (§3.3-3.4); w ~ N(0, 0.01), bias 1 on conv2, conv4, conv5 and the hidden FC
+    # layers, 0 elsewhere (§5). 60,965,224 parameters.
     "paper": Variant(
         source="Krizhevsky et al. 2012 (NIPS), sections 3 and 5",
         input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
         lrn=PAPER_LRN, pool_before_lrn=False,
         conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
         fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
-    # Caffe models/bvlc_alexnet/train_val.prototxt (ref §2): paper order norm->pool, Caffe LRN (alpha/n, k=1), group 2
-    # on conv2/4/5, gaussian std .01 (.005 on fc6/fc7), bias 0.1 ("initialization to 1 gave flat loss"), crop 227.
+    # Caffe models/bvlc_alexnet/train_val.prototxt ([caffe-bvlc_alexnet]): paper order norm->pool, Caffe LRN (alpha/n,
+    # k=1; [caffe-lrn]), group 2 on conv2/4/5, gaussian std .01 (.005 on fc6/fc7), bias 0.1 ("initialization to 1 gave
+    # flat loss"), crop 227.
     "bvlc": Variant(
         source="Caffe models/bvlc_alexnet (train_val.prototxt, readme)",
         input_size=227, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=0,
         lrn=CAFFE_LRN, pool_before_lrn=False,
         conv_init=(0.01,) * 5, conv_bias=(0.0, 0.1, 0.0, 0.1, 0.1),
         fc_init=(0.005, 0.005, 0.01), fc_bias=(0.1, 0.1, 0.0)),
-    # Caffe models/bvlc_reference_caffenet (ref §2): as bvlc_alexnet but pool->norm and bias 1.
+    # Caffe models/bvlc_reference_caffenet ([caffe-bvlc_reference_caffenet]): as bvlc_alexnet but pool->norm and bias 1.
     "caffenet": Variant(
         source="Caffe models/bvlc_reference_caffenet (train_val.prototxt)",
         input_size=227, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=0,
         lrn=CAFFE_LRN, pool_before_lrn=True,
         conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
         fc_init=(0.005, 0.005, 0.01), fc_bias=(1.0, 1.0, 0.0)),
-    # neon ModelZoo ImageClassification/ILSVRC2012/Alexnet/alexnet_neon.py, the seed reporting 58.6% / 81.1% with
-    # neon v1.4.0 (ref §1a): CaffeNet-like with no weight grouping, pool before LRN(5, ascale 1e-4, bpower .75) whose
-    # neon semantics equal Caffe's (nervanacpu.py: 1 + ascale/5 * sum), conv1 pad 0 at 224 with neon's floor
-    # arithmetic: 224 -> 54 -> pool 26 -> pool 12 -> pool5 5x5x256 = 6400 inputs to fc6 (not Caffe's 9216).
-    # Gaussian(.01) convs and fc8, Gaussian(.005) fc6/fc7, bias 1 on conv2/4/5 and fc6/7. 50,844,008 parameters.
+    # neon ModelZoo ImageClassification/ILSVRC2012/Alexnet/alexnet_neon.py ([modelzoo-alexnet_neon.py@222d2df]), the
+    # seed reporting 58.6% / 81.1% with neon v1.4.0 ([neon-readme-001]): CaffeNet-like with no weight grouping, pool
+    # before LRN(5, ascale 1e-4, bpower .75) whose neon semantics equal Caffe's ([neon-lrn], nervanacpu.py:
+    # 1 + ascale/5 * sum), conv1 pad 0 at 224 with neon's floor arithmetic: 224 -> 54 -> pool 26 -> pool 12 -> pool5
+    # 5x5x256 = 6400 inputs to fc6 (not Caffe's 9216). Gaussian(.01) convs and fc8, Gaussian(.005) fc6/fc7, bias 1 on
+    # conv2/4/5 and fc6/7. 50,844,008 parameters.
     "neon": Variant(
         source="neon ModelZoo Alexnet/alexnet_neon.py (v1.4.0 readme: 58.6% top-1)",
         input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 1, 1, 1, 1), conv1_pad=0,
@@ -76,23 +81,24 @@ VARIANT_TABLE = {
         conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
         fc_init=(0.005, 0.005, 0.01), fc_bias=(1.0, 1.0, 0.0)),
     # The seed reporting 56.0% / 79.3% "without any Local Response Normalization layers", tested at neon SHA
-    # e7ab2c2e2 (seed 000). At that time (the ImgMaster data loader, before ImageLoader and aeon) neon's
-    # examples/imagenet/alexnet.py -- the network the ModelZoo readme describes, and the one convnet-benchmarks
-    # timed -- was: conv1 64@11x11/4 pad 3, pool 3/2, conv2 192@5x5 pad 2, pool, conv3 384, conv4 256, conv5 256
-    # (3x3 pad 1), pool, fc 4096-4096-1000 with Dropout(keep .5) after fc6 and fc7; Gaussian(.01) on conv1, conv2
-    # and the FC layers, Gaussian(.03) on conv3-5; biases 0, 1, 0, 1, 1, fc 1, 1 and -7 on fc8. Later ModelZoo
-    # revisions replaced it with the CaffeNet-like LRN network (the "neon" variant). With 224 input and pad 3:
+    # e7ab2c2e2 ([neon-readme-000]). Its script, [modelzoo-alexnet_neon.py@05498cf], is neon's examples/alexnet.py
+    # at e7ab2c2e2 (the ImageLoader era: the ImgMaster loader was already gone, and examples/imagenet/alexnet.py came
+    # only in 2016-08) plus --test_only. The network, with the widths of [one-weird-trick]: conv1 64@11x11/4 pad 3,
+    # pool 3/2, conv2 192@5x5 pad 2, pool, conv3 384, conv4 256, conv5 256 (3x3 pad 1), pool, fc 4096-4096-1000 with
+    # Dropout(keep .5) after fc6 and fc7; Gaussian(.01) on conv1, conv2 and the FC layers, Gaussian(.03) on conv3-5;
+    # biases 0, 1, 0, 1, 1, fc 1, 1 and -7 on fc8. Later ModelZoo revisions replaced it with the CaffeNet-like LRN
+    # network ([modelzoo-alexnet_neon.py@222d2df], the "neon" variant). With 224 input and pad 3:
     # 224 -> 55 -> 27 -> 13 -> pool5 6x6x256. 61,100,840 parameters.
     "neon_nolrn": Variant(
-        source="neon examples/imagenet/alexnet.py, ImgMaster era (ModelZoo readme at e7ab2c2e2: 56.0% top-1)",
+        source="neon ModelZoo Alexnet/alexnet_neon.py @05498cf = examples/alexnet.py @e7ab2c2e2 (readme: 56.0% top-1)",
         input_size=224, widths=(64, 192, 384, 256, 256), towers=(1, 1, 1, 1, 1), conv1_pad=3,
         lrn=None, pool_before_lrn=True,
         conv_init=(0.01, 0.01, 0.03, 0.03, 0.03), conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
         fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, -7.0)),
-    # "One weird trick" (Krizhevsky 2014) widths as torchvision.models.alexnet and convnet-benchmarks train them
-    # (ref §5): conv1 64@11x11/4 pad 2, no LRN, no towers, Dropout before fc6 and fc7, PyTorch default init.
-    # torchvision's AdaptiveAvgPool2d((6, 6)) is the identity at 224 input (pool5 is already 6x6) and is omitted.
-    # 61,100,840 parameters; torchvision reports 56.522 / 79.066.
+    # "One weird trick" widths ([one-weird-trick]) as torchvision.models.alexnet ([torchvision-alexnet]) and
+    # [convnet-benchmarks] train them: conv1 64@11x11/4 pad 2, no LRN, no towers, Dropout before fc6 and fc7, PyTorch
+    # default init. torchvision's AdaptiveAvgPool2d((6, 6)) is the identity at 224 input (pool5 is already 6x6) and is
+    # omitted. 61,100,840 parameters; torchvision reports 56.522 / 79.066.
     "one_weird_trick": Variant(
         source="torchvision.models.alexnet / convnet-benchmarks (Krizhevsky 2014 widths)",
         input_size=224, widths=(64, 192, 384, 256, 256), towers=(1, 1, 1, 1, 1), conv1_pad=2,

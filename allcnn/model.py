@@ -1,7 +1,7 @@
 """All-CNN-C and its siblings (Springenberg, Dosovitskiy, Brox, Riedmiller 2014, "Striving for Simplicity").
 
-Values from ``shared/reference/papers-and-peers.md`` ("ref §N"). Every variant is two stages of 3x3 convolutions
-(96 then 192 filters) followed by the same tail (paper Tables 1 and 2):
+Values from the sources in SOURCES.md, cited by key ([allcnn-paper], [neon-cifar10_allcnn.py], ...). Every variant
+is two stages of 3x3 convolutions (96 then 192 filters) followed by the same tail ([allcnn-paper] Tables 1 and 2):
 
     3x3 conv 192 ReLU -> 1x1 conv 192 ReLU -> 1x1 conv num_classes ReLU -> global average -> softmax
 
@@ -19,19 +19,21 @@ all_cnn_c        3 convs                  the pool replaced by a 3x3 conv with s
 
 Decisions where the sources disagree or are silent (BUILD.md lists them):
 
-* The paper's "global averaging over 6x6" needs the last 3x3 conv *unpadded* (8x8 -> 6x6); neon pads it and
-  averages 8x8 (ref §4). ``pad_last_conv=False`` (the default for the paper's variants) follows the paper; the
+* The paper's "global averaging over 6x6" ([allcnn-paper] Table 2) needs the last 3x3 conv *unpadded* (8x8 ->
+  6x6); neon pads it and averages 8x8 ([neon-cifar10_allcnn.py]), and [hans321-cs4240] calls the 6x6 "probably an
+  error in the paper". ``pad_last_conv=False`` (the default for the paper's variants) follows the paper; the
   parameter count is the same either way.
 * Padding: stride-1 3x3 convs pad 1 (size kept). The stride-2 conv pads 1 on every side, as neon (``padding=1,
   strides=2``) and Caffe do; Keras' "same" would pad only the bottom/right. 3x3/2 max pooling uses Caffe's
   ceil-mode size (Keras "same"): 32 -> 16 -> 8.
-* Initialisation: the paper gives none (ref §4, hans321/CS4240). The paper's variants default to He-normal
-  (He et al. 2015, fan-in, ReLU gain), the initialisation designed for deep ReLU stacks without normalisation, which
-  is exactly where All-CNN stalls at chance with small Gaussians (ref §6 and §8.4). ``init`` overrides it: a float is
-  a Gaussian std (0.05 is neon's), a string a Keras initializer name.
-* ``neon`` (the seed reporting 89.5%, neon examples/cifar10_allcnn.py, ref §1b): All-CNN-C with no biases
-  (neon ``Conv(bias=None)``), Gaussian(0.05) everywhere, the classes padded to the next power of two (10 -> 16;
-  the extra outputs never see a label), the last 3x3 conv padded and an 8x8 average.
+* Initialisation: the paper gives none ([hans321-cs4240]). The paper's variants default to He-normal ([he-init],
+  fan-in, ReLU gain), the initialisation designed for deep ReLU stacks without normalisation, which is exactly where
+  All-CNN stalls at chance with small Gaussians ([hans321-cs4240], [stefoe-all-conv-pytorch]; this project's own
+  stall: EXPERIMENTS.md, 2026-11-22, "The All-CNN stall on the digits"). ``init`` overrides it: a float is a
+  Gaussian std (0.05 is neon's), a string a Keras initializer name.
+* ``neon`` (the seed reporting 89.5%, [neon-readme-002]; its script [neon-cifar10_allcnn.py]): All-CNN-C with no
+  biases (neon ``Conv(bias=None)``, [neon-layers]), Gaussian(0.05) everywhere, the classes padded to the next power
+  of two (10 -> 16; the extra outputs never see a label), the last 3x3 conv padded and an 8x8 average.
 
 Dropout is Keras' "inverted" dropout (scaled by 1/keep in training; ``common.layers.Dropout``, which also gives
 each replica its own mask); the paper's and neon's scale at test time. The two are equal in expectation.

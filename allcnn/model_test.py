@@ -54,7 +54,8 @@ EXPECTED = {
                   ("conv6_pad", (18, 18, 192), 0), ("conv6", (8, 8, 192), conv(192, 192)),
                   ("drop2", (8, 8, 192), 0)] + _named(TAIL_6x6, 7),
 }
-# neon examples/cifar10_allcnn.py: All-CNN-C without biases, last 3x3 padded (8x8 average), 16 padded classes.
+# neon examples/cifar10_allcnn.py ([neon-cifar10_allcnn.py]): All-CNN-C without biases, last 3x3 padded (8x8 average),
+# 16 padded classes.
 EXPECTED["neon"] = [(n, s, p) for n, s, p in EXPECTED["all_cnn_c"][:-5]] + [
     ("conv7", (8, 8, 192), conv(192, 192, bias=False)), ("conv8", (8, 8, 192), conv(192, 192, 1, bias=False)),
     ("conv9", (8, 8, 16), conv(192, 16, 1, bias=False)), ("global_pool", (16,), 0), ("predictions", (16,), 0)]
@@ -63,8 +64,8 @@ _NO_BIAS = {"conv1": conv(3, 96, bias=False), "conv2": conv(96, 96, bias=False),
             "conv6": conv(192, 192, bias=False)}
 EXPECTED["neon"] = [(n, s, _NO_BIAS.get(n, p)) for n, s, p in EXPECTED["neon"]]
 
-# All-CNN-C: 1,369,738 (papers-and-peers.md §4, a Keras summary and recomputed). Model C and Strided-CNN-C have
-# the same 954,730 (not the "~1.3M" Table 3 prints for them). neon: All-CNN-C less its 1,258 biases
+# All-CNN-C: 1,369,738, recomputed by hand here ([allcnn-paper] Table 3 prints ~1.4M). Model C and Strided-CNN-C
+# have the same 954,730 (not the "~1.3M" Table 3 prints for them). neon: All-CNN-C less its 1,258 biases
 # (3 * 96 + 3 * 192 + 192 + 192 + 10) is 1,368,480, and conv9's 192 * (16 - 10) = 1,152 extra weights give 1,369,632.
 TOTALS = {"model_c": 954_730, "strided_cnn_c": 954_730, "convpool_cnn_c": 1_369_738, "all_cnn_c": 1_369_738,
           "neon": 1_369_632}

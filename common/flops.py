@@ -1,8 +1,9 @@
 """Floating-point work of a Keras model, counted from its layers (not from a table).
 
-Convention (performance.md, "Work per step"; the one convnet-benchmarks and neon's tables use): a multiply-add is 2
-FLOP and only the convolutions and fully connected layers count; biases, ReLU, pooling, LRN, dropout and softmax are
-memory-bound and left out (LRN's time is reported on its own by benchmark.py).
+Convention (BUILD.md, "Speed"; the usual one for rating the times that [convnet-benchmarks] and the neon readmes, e.g.
+[neon-readme-000], publish): a multiply-add is 2 FLOP and only the convolutions and fully connected layers count;
+biases, ReLU, pooling, LRN, dropout and softmax are memory-bound and left out (LRN's time is reported on its own by
+benchmark.py).
 
 * forward, per image: 2 x (kernel size) x (output positions) for every conv or dense kernel. A grouped or two-tower
   convolution's kernels hold only the input channels of their group, so the towers count half of a full conv.

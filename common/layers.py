@@ -1,6 +1,6 @@
 """Keras layers the 2012-era networks need and Keras 3 does not ship.
 
-* ``LocalResponseNormalization``: Krizhevsky et al. 2012, section 3.3, in the paper's and in Caffe's/neon's parametrisation.
+* ``LocalResponseNormalization``: [alexnet-paper] §3.3, in the paper's and in Caffe's/neon's parametrisation.
 * ``TowerConv2D``: the paper's two-GPU "towers" (section 3.2, figure 2) as split -> one Conv2D per tower -> concat.
 * ``Dense``: ``keras.layers.Dense`` with a faster float32 input gradient on the CPU (the same values and weights).
 
@@ -91,7 +91,7 @@ def local_response_normalization(x, size, k, alpha, beta):
 
 @keras.saving.register_keras_serializable(package="alexnet")
 class LocalResponseNormalization(keras.layers.Layer):
-    """Local response normalization across channels (Krizhevsky et al. 2012, section 3.3).
+    """Local response normalization across channels ([alexnet-paper] §3.3).
 
     b[c] = a[c] / (k + alpha' * sum_{j = c - size//2}^{c + size//2} a[j]^2) ** beta
 
@@ -99,10 +99,12 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     * ``alpha' = alpha``         when ``scale_alpha_by_size=False``: the paper (alpha=1e-4, k=2, n=5, beta=0.75).
     * ``alpha' = alpha / size``  when ``scale_alpha_by_size=True``: Caffe (``lrn_layer.cpp``: alpha_over_size, k
-      defaults to 1) and neon (``nervanacpu.py``: 1 + ascale/5 * sum), see papers-and-peers.md sections 2 and 5.
+      defaults to 1) and neon (``nervanacpu.py``: 1 + ascale/5 * sum): [caffe-lrn], [neon-lrn]; TensorFlow's form
+      (alpha not divided, a half-width window) is [tf-lrn].
 
     ``size`` must be odd: every source uses a window centred on the channel (TF's ``depth_radius`` is size // 2,
-    the half-width, which is the classic mistake in peers: papers-and-peers.md section 8.1).
+    the half-width; passing 5 for the paper's n = 5 is the classic mistake in peers: [tf-alexnet_benchmark] and
+    [tf-readme-004] use depth_radius=5).
 
     The element-wise arithmetic always runs in float32 and the result comes back in the input's dtype. Under
     mixed_bfloat16 the layer reads and writes bfloat16 tensors (half the memory traffic) and casts inside its fused
@@ -152,13 +154,14 @@ class LocalResponseNormalization(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="alexnet")
 class TowerConv2D(keras.layers.Layer):
-    """A convolution split into ``towers`` independent towers: Krizhevsky et al. 2012, section 3.2.
+    """A convolution split into ``towers`` independent towers: [alexnet-paper] §3.2.
 
-    The input channels are split into ``towers`` equal groups; tower i convolves only group i with
-    ``filters // towers`` kernels, and the outputs are concatenated in tower order. This is what Caffe calls
-    ``group: 2`` and Keras ``Conv2D(groups=2)``, built from ordinary convolutions because TF 2.21 has no oneDNN CPU
-    kernel for grouped convolutions and routes them through a path several times slower
-    (performance.md, "Pitfalls"). The towers are ``tower_0``, ``tower_1``, ... sub-layers with their own weights.
+    The input channels are split into ``towers`` equal groups; tower i convolves only group i with ``filters // towers``
+    kernels, and the outputs are concatenated in tower order. This is what Caffe calls ``group: 2`` and Keras
+    ``Conv2D(groups=2)``, built from ordinary convolutions because TF 2.21 has no oneDNN CPU kernel for grouped
+    convolutions and routes them through a path several times slower (EXPERIMENTS.md, 2026-11-22, "Towers against
+    `Conv2D(groups=2)`" and "Project performance notes"). The towers are ``tower_0``, ``tower_1``, ... sub-layers with
+    their own weights.
     """
 
     def __init__(self, filters, kernel_size, towers=2, strides=1, padding="valid", activation=None, use_bias=True,

@@ -1,7 +1,7 @@
 """Architectures as data: a network is a tuple of small layer specs, built into a Keras functional model by one loop.
 
-The model code in ``alexnet/`` and ``allcnn/`` only writes tables of these specs (style.md practice 5); how a spec
-becomes Keras layers (padding, towers, initializers) is decided here, once.
+The model code in ``alexnet/`` and ``allcnn/`` only writes tables of these specs; how a spec becomes Keras layers
+(padding, towers, initializers) is decided here, once.
 
 Initializers, as written in a spec:
 * ``init``: a float ``s`` is the papers' Gaussian N(0, s^2) (not truncated); ``"torch"`` is PyTorch's default for

@@ -3,7 +3,7 @@
 Each works eagerly and inside ``tf.data.Dataset.map``. Random ones are stateless: they take a ``seed`` tensor of
 shape [2] (tf.random's stateless convention), so a seeded pipeline gives the same crops every run.
 
-Sources (papers-and-peers.md §3; Krizhevsky et al. 2012 §2 and §4.1):
+Sources ([alexnet-paper] §2 and §4.1; [fb.resnet.torch-pca]):
 * "rescaled the image such that the shorter side was of length 256, and then cropped out the central 256x256 patch";
 * training: random 224x224 patches and their horizontal reflections;
 * test: the four corner patches and the centre patch, and their reflections (ten patches), softmax averaged;
@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 # ImageNet RGB covariance eigen-decomposition on the [0, 1] pixel scale, fb.resnet.torch datasets/imagenet.lua
-# (the constants every later reproduction uses; ref §3). The *columns* of IMAGENET_EIGVEC are the eigenvectors
-# p1, p2, p3 (fb.resnet.torch Lighting: rgb = sum_j eigvec[:, j] * alpha_j * eigval_j).
+# ([fb.resnet.torch-pca]; the constants every later reproduction uses). The *columns* of IMAGENET_EIGVEC are the
+# eigenvectors p1, p2, p3 (fb.resnet.torch Lighting: rgb = sum_j eigvec[:, j] * alpha_j * eigval_j).
 IMAGENET_EIGVAL = np.array([0.2175, 0.0188, 0.0045])
 IMAGENET_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
                             [-0.5808, -0.0045, -0.8140],

@@ -34,7 +34,8 @@ IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 SPLIT_DIRS = {"train": "train", "validation": "val"}
 MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 # Mean colours in RGB order: Caffe's mean_value 104/117/123 is BGR (bvlc_reference_caffenet train_val.prototxt);
-# neon's BGRMeanSubtract([127, 119, 104]) is B, G, R (neon examples/imagenet/alexnet.py).
+# neon's BGRMeanSubtract default pixel_mean=[127, 119, 104] is B, G, R ([neon-examples-imagenet-alexnet.py]:
+# neon/data/dataloader_transformers.py line 127).
 MEAN_RGB = {"caffe": (123.0, 117.0, 104.0), "neon": (104.0, 119.0, 127.0)}
 _WNID = re.compile(r"n\d{8}")
 JPEG_SOI, JPEG_EOI, PNG_SIGNATURE = b"\xff\xd8\xff", b"\xff\xd9", b"\x89PNG\r\n\x1a\n"

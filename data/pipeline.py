@@ -22,13 +22,13 @@ DATASETS = ("digits", "cifar10", "cifar10_pickle")
 PREPROCESS_BATCH = 1024
 # Augmentation of the (whitened) training images: "none" as the neon seed (89.5%, "without crops or flips");
 # "flip_translate" for the paper's augmented 7.25% result, horizontal flips and translations. The paper's shift
-# range is not given in the sources at hand (papers-and-peers.md marks it unverified); 5 pixels is the default,
-# --max_shift changes it.
+# range is not given in the sources at hand ([allcnn-paper] Table 4: its range was not read for SOURCES.md); 5
+# pixels is the default, --max_shift changes it.
 # "translate" (no flips) for images that mirroring would change into another class: the digits.
 # "affine": a random rotation (up to --max_rotation degrees), scaling (up to --max_scale) and horizontal shear (up to
 # --max_shear: the slant of upright strokes changes by up to atan(max_shear)) about the centre, then the
 # translation, no flips: the digits recipe's, against the writers of the test split differing from those of the
-# training split (the classic elastic/affine distortions of handwritten-digit work, Simard et al. 2003).
+# training split (the classic elastic/affine distortions of handwritten-digit work, [simard-2003]).
 AUGMENTATIONS = ("none", "flip_translate", "translate", "affine")
 MAX_SHIFT = 5
 

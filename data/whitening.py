@@ -1,13 +1,13 @@
 """Global contrast normalization and ZCA whitening, as pylearn2 and neon prepared CIFAR-10 for All-CNN-C.
 
-References (papers-and-peers.md §1c and §4):
+References ([neon-image.py-zca], [neon-231], [pylearn2-gcn], [pylearn2-zca], [maxout]):
 
 * GCN, pylearn2 ``expr/preprocessing.py:global_contrast_normalize`` with ``scale=55`` (``CIFAR10(gcn=55.)``) and
   neon ``data/image.py`` (``X /= sqrt((X**2).sum(axis=1)) / 55``): per image, subtract the mean of all H*W*C values,
   divide by divisor = ||x||_2 / scale, where divisors below 1e-8 become 1.
 * ZCA, pylearn2 ``preprocessing.ZCA``: mean and covariance of the training split, ``eigh(X~^T X~ / N + bias * I)``,
   matrix ``E diag(1 / sqrt(lambda)) E^T``; ``bias`` (pylearn2's filter_bias) is 0.1 there and in neon from v1.5.0 on,
-  and 0 in neon v1.4.0, the version the seed's weights came from (neon#231). neon v1.4.0's ``np.cov`` divides by
+  and 0 in neon v1.4.0, the version the seed's weights came from ([neon-231]). neon v1.4.0's ``np.cov`` divides by
   N - 1, pylearn2 by N; this module divides by N (a relative difference of 1/N, 2e-5 for CIFAR-10's 50,000).
   With ``bias=0`` the covariance of GCN'd data is singular (every image has mean 0, so the all-ones direction has
   eigenvalue 0, where neon v1.4.0's ``D**-.5`` produced inf or nan): directions whose eigenvalue is numerically zero

@@ -4,12 +4,13 @@
     python tools/torch_peer.py --model=alexnet [--precision=mixed_bfloat16] [--rounds=6]
     python tools/torch_peer.py --model=allcnn --rounds=20 [--cpu_devices=2]
 
-The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy)
-written in PyTorch, in its faster memory layout on this CPU (issue #5: NCHW for the grouped AlexNet, channels_last
-for All-CNN-C), with ``torch.autocast(bfloat16)`` for ``mixed_bfloat16``. Each round runs one of our iterations
-(benchmark.py's, i.e. train.py's step) and one of PyTorch's; the last line is a JSON object with both rates, the
-ratio of their medians and the median of the rounds' own ratios (each round's two steps ran back to back, so a
-slow spell of a shared machine cancels out of it).
+The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy) written
+in PyTorch, in its faster memory layout on this CPU (NCHW for the grouped AlexNet, channels_last for All-CNN-C:
+EXPERIMENTS.md, 2026-11-22, "Project performance notes"), with ``torch.autocast(bfloat16)`` for ``mixed_bfloat16``. The
+targets for its ratios are in EXPERIMENTS.md, "Targets". Each round runs one of our iterations (benchmark.py's, i.e.
+train.py's step) and one of PyTorch's; the last line is a JSON object with both rates, the ratio of their medians and
+the median of the rounds' own ratios (each round's two steps ran back to back, so a slow spell of a shared machine
+cancels out of it).
 
 PyTorch runs in a process of its own, driven step by step through a pipe: in one process the two frameworks' thread
 pools competed (the one that had just finished kept its threads spinning while the other ran); measured 2026-12-03,

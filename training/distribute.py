@@ -6,7 +6,8 @@
 - ``auto``: ``multi_worker`` when ``TF_CONFIG`` names more than one worker, ``mirrored`` with several GPUs,
   otherwise ``one_device``.
 The training loop is the same under each (a custom loop with ``strategy.run``: Keras 3's ``model.fit`` fails under
-MultiWorkerMirroredStrategy, keras-team/keras#20585, see ../shared/reference/performance.md).
+MultiWorkerMirroredStrategy, [keras-20585]; reproduced here: EXPERIMENTS.md, 2026-11-22, "Project performance
+notes").
 """
 
 import json

@@ -1,11 +1,12 @@
 """Timing the phases of a training step, as the seeds' tables do (fprop / bprop / update / iteration), and a matmul
 peak to compare them with. Used by benchmark.py; no flags here.
 
-The seeds' method (seeds 000/001: "run 12 times, the first two passes were ignored"; seed 002: 50 timed iterations)
-with performance.md's pitfall avoided: the update is its own compiled function, and bprop is what remains of the
-full iteration once fprop and update are taken out (timing "forward + gradients" and subtracting gave negative
-update times). The phases are interleaved, round by round (fprop, update, iteration, LRN, matmul, then again), so a
-slow spell of a shared machine hits every phase alike and the per-round bprop = iteration - fprop - update is paired.
+The seeds' method ([neon-readme-000], [neon-readme-001]: "run 12 times, the first two passes were ignored";
+[neon-readme-002]: 50 timed iterations), with the update timed as its own compiled function and bprop as what remains of
+the full iteration once fprop and update are taken out (timing "forward + gradients" and subtracting gave negative
+update times: BUILD.md, "Speed", Method). The phases are interleaved, round by round (fprop, update, iteration, LRN,
+matmul, then again), so a slow spell of a shared machine hits every phase alike and the per-round
+bprop = iteration - fprop - update is paired.
 """
 
 import dataclasses

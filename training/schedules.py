@@ -2,14 +2,20 @@
 
 Each recipe names one (``--lr_schedule``):
 - ``constant``.
-- ``step``: x ``factor`` every ``every`` epochs (neon ModelZoo AlexNet: ``Schedule(20, 0.1)``; Caffe's bvlc solver:
-  ``lr_policy: "step"``, gamma 0.1, stepsize 100,000 iterations).
-- ``multistep``: x ``factor`` at each milestone (All-CNN-C paper: S = [200, 250, 300]; neon's
-  ``Schedule(step_config=[...], change=...)``). A milestone m applies from epoch m on (0-based), as neon's Schedule.
-- ``inverse_time``: lr / (1 + rate * step / decay_steps), TensorFlow's ``inverse_time_decay`` without staircase (the
-  TensorFlow AlexNet seed: "inverse time decay with a decay rate of 0.95 every 100 000 steps").
-- ``plateau``: x ``factor`` each time the validation error stops improving (paper §5: "divide the learning rate by 10
-  when the validation error rate stopped improving with the current learning rate ... reduced three times").
+- ``step``: x ``factor`` every ``every`` epochs, counted from 0: with ``every=20`` the rate drops at the start of
+  0-based epochs 20, 40, ... (Caffe's bvlc solver, [caffe-bvlc_alexnet]: ``lr_policy: "step"``, gamma 0.1, stepsize
+  100,000 iterations). neon ModelZoo AlexNet's ``Schedule(20, 0.1)`` ([modelzoo-alexnet_neon.py@222d2df]) drops at
+  0-based epochs 19, 39, ... ([neon-v1.4.0-optimizer]): a known difference, BUILD.md "Where a recipe differs from
+  its source".
+- ``multistep``: x ``factor`` at each milestone ([allcnn-paper]: S = [200, 250, 300]; neon's
+  ``Schedule(step_config=[...], change=...)``, [neon-v1.4.0-optimizer]). A milestone m applies from epoch m on
+  (0-based), as neon's Schedule.
+- ``inverse_time``: lr / (1 + rate * step / decay_steps), TensorFlow's ``inverse_time_decay`` without staircase.
+  The TensorFlow AlexNet seed ([tf-readme-004]: "inverse time_decay with a decay rate of 0.95 every 100 0000
+  steps") calls it with ``staircase=True`` in its script: a known difference, BUILD.md "Where a recipe differs from
+  its source".
+- ``plateau``: x ``factor`` each time the validation error stops improving ([alexnet-paper] §5: "divide the learning
+  rate by 10 when the validation error rate stopped improving with the current learning rate ... reduced three times").
 An optional linear warm-up over the first ``warmup_epochs`` multiplies any of them (not in the papers; the digits
 recipe uses it, see configs/digits.flags).
 """
