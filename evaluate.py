@@ -18,18 +18,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO line
 
 from absl import app, flags, logging
 
+from data import inputs as data_inputs
+from data.inputs import Config as DataConfig
+
 flags.DEFINE_string("workdir", None, "Training workdir: evaluates its latest (or --checkpoint=best) checkpoint.")
 flags.DEFINE_string("checkpoint", "latest", "With --workdir: latest, best, or a checkpoint path (…/ckpt-N).")
 flags.DEFINE_string("saved_model", None, "An exported SavedModel directory (its own preprocessing is used).")
 flags.DEFINE_string("model_file", None, "A Keras model file (.keras).")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's).")
-flags.DEFINE_bool("download", False, "Let TFDS download and prepare the dataset if it is not there.")
+flags.DEFINE_bool("download", DataConfig.download, "Let TFDS download and prepare the dataset if it is not there.")
 flags.DEFINE_string("split", None, "Split to evaluate (default: test for 32x32 datasets, validation for ImageNet).")
-flags.DEFINE_enum("crops", "center", ["center", "ten"], "ImageNet: the central crop, or the paper's 10 crops "
-                                                        "(4 corners + centre, and their mirrors) averaged.")
+flags.DEFINE_enum("crops", DataConfig.crops, list(data_inputs.CROPS), "ImageNet: the central crop, or the paper's 10 "
+                  "crops (4 corners + centre, and their mirrors) averaged.")
 flags.DEFINE_integer("batch_size", 100, "Evaluation batch size (any size: every example is evaluated).")
-flags.DEFINE_enum("preprocess", None, ["gcn_zca", "gcn", "none"],
+flags.DEFINE_enum("preprocess", None, list(data_inputs.PREPROCESSING),
                   "All-CNN's GCN + ZCA, GCN alone, or raw pixels (default: the run's; data.inputs.Config's for "
                   "--model_file).")
 flags.DEFINE_float("zca_bias", None, "ZCA filter bias (default: the run's; data.inputs.Config's for --model_file).")

@@ -22,6 +22,7 @@ DATASETS = pipeline.DATASETS + tuple(IMAGENET_DATASETS)
 MEANS = tuple(imagenet.MEAN_RGB) + ("image",)
 # 32x32 datasets: All-CNN's GCN (scale 55) then ZCA (the paper, pylearn2, neon), GCN alone, or raw 0..255 pixels.
 PREPROCESSING = ("gcn_zca", "gcn", "none")
+CROPS = ("center", "ten")  # evaluation: the central crop, or the paper's ten (ImageNet)
 DIGITS_SIZES = (16, 32)  # the digits' 8x8 values as 2x2 or 4x4 blocks (data/digits.py)
 
 
@@ -56,7 +57,7 @@ class Config:
 def check(config):
     """ValueError naming the flag for a choice that no dataset supports."""
     choices = {"dataset": DATASETS, "preprocess": PREPROCESSING, "augmentation": pipeline.AUGMENTATIONS,
-               "mean": MEANS, "crops": ("center", "ten")}
+               "mean": MEANS, "crops": CROPS}
     for name, valid in choices.items():
         value = getattr(config, name)
         if value not in valid:
