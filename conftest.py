@@ -80,8 +80,13 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def two_cpu_strategy():
-    """A MirroredStrategy over the test process's two logical CPUs."""
-    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
+    """The MirroredStrategy over the test process's two logical CPUs: train.py's --strategy=mirrored in this process
+    (distribute.make keeps one per process)."""
+    from training import distribute
+
+    strategy = distribute.make("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    return strategy
 
 
 def tensorboard_scalars(logdir):

@@ -81,9 +81,22 @@ def make(name):
                              '"task": {"type": "worker", "index": 0}}\'.')
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        devices = tuple(d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))
+        return mirrored(devices)
     return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+
+
+_MIRRORED = {}
+
+
+def mirrored(devices):
+    """The MirroredStrategy over ``devices``, one per process: two of them in one process (a notebook that runs
+    ``training.run.train_and_evaluate`` twice, a test suite) number their all-reduces alike and collide in
+    TensorFlow's collective runtime ("Shape mismatch in the collective instance 100", TF 2.21)."""
+    devices = tuple(devices)
+    if devices not in _MIRRORED:
+        _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+    return _MIRRORED[devices]
 
 
 def is_chief(strategy):
