@@ -28,6 +28,8 @@ flags.DEFINE_string("model_file", None, "A Keras model file (.keras).")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's).")
 flags.DEFINE_bool("download", DataConfig.download, "Let TFDS download and prepare the dataset if it is not there.")
+flags.DEFINE_bool("skip_bad_images", DataConfig.skip_bad_images, "ImageNet folder: leave out unreadable images "
+                  "(listed; the report's example count says how many were scored).")
 flags.DEFINE_string("split", None, "Split to evaluate (default: test for 32x32 datasets, validation for ImageNet).")
 flags.DEFINE_enum("crops", DataConfig.crops, list(data_inputs.CROPS), "ImageNet: the central crop, or the paper's 10 "
                   "crops (4 corners + centre, and their mirrors) averaged.")
@@ -57,14 +59,14 @@ def main(argv):
     from evaluation import metrics, score
 
     overrides = dict(dataset=f.dataset, data_dir=f.data_dir, preprocess=f.preprocess, zca_bias=f.zca_bias,
-                     zca_cache=f.zca_cache, download=f.download, crops=f.crops)
+                     zca_cache=f.zca_cache, download=f.download, crops=f.crops, skip_bad_images=f.skip_bad_images)
     try:
         if f.workdir:
-            scorable = score.from_workdir(f.workdir, f.checkpoint, overrides, log=logging.info)
+            scorable = score.from_workdir(f.workdir, f.checkpoint, overrides, log=print)
         elif f.saved_model:
-            scorable = score.from_saved_model(f.saved_model, overrides, log=logging.info)
+            scorable = score.from_saved_model(f.saved_model, overrides, log=print)
         else:
-            scorable = score.from_model_file(f.model_file, overrides, log=logging.info)
+            scorable = score.from_model_file(f.model_file, overrides, log=print)
         report = score.score(scorable, f.split, f.batch_size)
     except ValueError as err:
         fail(str(err))

@@ -240,8 +240,8 @@ def test_a_bad_image_reaches_the_user_of_train_and_evaluate_as_one_message(tmp_p
     bad.write_bytes(bad.read_bytes()[:-200])  # truncated: no end-of-image marker
     workdir = tmp_path / "run"
     message = run_train(SMOKE, f"--workdir={workdir}", "--model=alexnet", "--variant=paper",
-                             "--dataset=imagenet_folder", f"--data_dir={root}", "--num_classes=0", "--batch_size=4",
-                             "--train_steps=2", "--mean=caffe")
+                        "--dataset=imagenet_folder", f"--data_dir={root}", "--num_classes=0", "--batch_size=4",
+                        "--train_steps=2", "--mean=caffe")
     assert re.match(f"train.py: error: --dataset=imagenet_folder --data_dir={re.escape(str(root))}: the training "
                     r"data could not be read at step \d+: ", message), message
     assert str(bad) in message and "is not an intact JPEG or PNG image" in message and "\n" not in message
@@ -251,13 +251,19 @@ def test_a_bad_image_reaches_the_user_of_train_and_evaluate_as_one_message(tmp_p
     images = keras.Input((224, 224, 3))  # any model of AlexNet's input size will do
     keras.Model(images, keras.layers.Dense(2, activation="softmax")(
         keras.layers.GlobalAveragePooling2D()(images))).save(tmp_path / "tiny.keras")
-    result = subprocess.run([sys.executable, "evaluate.py", f"--model_file={tmp_path / 'tiny.keras'}",
-                             "--dataset=imagenet_folder", f"--data_dir={root}"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    evaluate = [sys.executable, "evaluate.py", f"--model_file={tmp_path / 'tiny.keras'}", "--dataset=imagenet_folder",
+                f"--data_dir={root}", f"--report={tmp_path / 'report.json'}"]
+    result = subprocess.run(evaluate, cwd=ROOT, capture_output=True, text=True, timeout=300)
     message = result.stderr.strip().splitlines()[-1]
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert message.startswith("evaluate.py: error: --dataset=imagenet_folder: the data could not be read: ")
     assert str(bad_val) in message and "is not an intact JPEG or PNG image" in message
+    # the fix the message names: scored without the bad file, which is listed
+    result = subprocess.run(evaluate + ["--skip_bad_images"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped 1 unreadable image(s)" in result.stdout and str(bad_val) in result.stdout
+    scored = json.loads((tmp_path / "report.json").read_text())["examples"]
+    assert scored == len(list((root / "val").rglob("*.JPEG"))) - 1
 
 
 # ------------------------------------------------------------------------------------------------ multi-worker

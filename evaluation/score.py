@@ -35,12 +35,13 @@ class Scorable:
 
 
 def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=None, zca_cache=None, download=False,
-                crops="center"):
+                crops="center", skip_bad_images=False):
     """The data options of a scoring run: ``base`` (a run's recorded options; ``data.inputs.Config``'s defaults
-    for what it leaves out) with every argument that is not None in its place."""
+    for what it leaves out) with every argument that is not None in its place. ``skip_bad_images`` leaves out the
+    unreadable images of an ImageNet folder (listed in the log; the report's ``examples`` counts what was scored)."""
     overrides = {"dataset": dataset, "data_dir": data_dir, "preprocess": preprocess, "zca_bias": zca_bias,
                  "zca_cache": zca_cache}
-    values = dict(base, download=download, crops=crops, skip_bad_images=False)
+    values = dict(base, download=download, crops=crops, skip_bad_images=skip_bad_images)
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {field.name for field in dataclasses.fields(data_inputs.Config)}
     return data_inputs.Config(**{k: v for k, v in values.items() if k in known})
