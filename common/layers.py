@@ -68,9 +68,10 @@ def local_response_normalization(x, size, k, alpha, beta):
 
     The function of ``tf.nn.local_response_normalization`` (whose ``alpha`` is this ``alpha``), built for speed on
     the CPU: TF's kernels raise every element to -beta with pow and run the gradient as a scalar loop per element,
-    and cost the two LRN layers of AlexNet ~400 ms of a ~3 s training step (an ablation, BUILD.md). Here the forward
-    pass and the gradient are each one XLA kernel, only x is kept for the backward pass, and the gradient is
-    written out (t = k + alpha * window_sum(x^2), y = x * t^-beta):
+    and cost the two LRN layers of AlexNet ~400 ms of a ~3 s training step (an ablation: EXPERIMENTS.md, "The speed
+    table and ratios, median rounds, PyTorch in its own process (16c4d35)"). Here the forward pass and the gradient
+    are each one XLA kernel, only x is kept for the backward pass, and the gradient is written out
+    (t = k + alpha * window_sum(x^2), y = x * t^-beta):
 
         dx = dy * t^-beta - 2 alpha beta * x * window_sum(dy * y / t)
 
@@ -299,7 +300,7 @@ class Dropout(keras.layers.Dropout):
       takes the fewest bits that give its rate exactly (0.5: one bit, 32 elements per uint32 draw;
       ``dropout_bits``), and the mask, the scale and the select are one XLA kernel, forward and backward (1.4 ms
       for that map). All-CNN-C's forward pass is 4-10% faster, its training step 0-2% (TF ran its draws beside the
-      convolutions, on cycles they left idle; 2026-12-03, BUILD.md).
+      convolutions, on cycles they left idle; EXPERIMENTS.md, "`common.layers.Dropout` (c6668aa)").
     """
 
     def call(self, inputs, training=False):

@@ -1,8 +1,8 @@
-"""The layout of a training workdir, in one place for the trainer that writes it and the evaluator and export that
-read it:
+"""The layout of a training workdir, in one place for the trainer that writes it (training/loop.py, training/run.py)
+and the evaluator that reads it (evaluation/score.py):
 
     <workdir>/run.json        what the run is (model, variant, classes, dataset, image size, batch, data options)
-    <workdir>/flags.txt       every train.py flag (``--flagfile=<workdir>/flags.txt`` repeats the run)
+    <workdir>/flags.txt       every train.py flag that has a value (``--flagfile=<workdir>/flags.txt`` repeats the run)
     <workdir>/checkpoints/    the last few checkpoints (``ckpt-<step>``)
     <workdir>/best/           the checkpoint of the best validation top-1 (``best-<step>``)
     <workdir>/train/, validation/   TensorBoard logs

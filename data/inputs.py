@@ -163,7 +163,9 @@ class ArrayInputs:
         return tf.data.Dataset.from_tensor_slices(self._split(split)).batch(batch_size)
 
     def display(self, images):
-        """Training images scaled to 0..1 per image, for TensorBoard (whitened images have no fixed range)."""
+        """Training images scaled to 0..1 per image, for TensorBoard (whitened images have no fixed range; raw ones
+        come as uint8)."""
+        images = tf.cast(images, tf.float32)
         low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
         high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
         return (images - low) / tf.maximum(high - low, 1e-6)

@@ -1,40 +1,69 @@
 """Exact top-1 / top-5 evaluation over every example of a split, and its report (table and JSON).
 
-Shared by evaluate.py (``evaluation.score``) and the trainer's validation. Counts are integers accumulated batch by
-batch; the example count is checked against the split's size, so a dropped or duplicated batch is an error, not a
-quietly wrong accuracy.
+Shared by evaluate.py (``evaluation.score``), the trainer's validation and the trainer's step (``top_k_hits`` and
+``tied_rows``, per replica). Counts are integers accumulated batch by batch; the example count is checked against
+the split's size, so a dropped or duplicated batch is an error, not a quietly wrong accuracy.
+
+The top-k rule, the one every count of the project uses: an example is a top-k hit when its label is among the k
+classes ranked first, classes of equal score ranking in index order (the lower index first). That is the order of
+``tf.math.top_k`` and of ``np.argsort(-scores, kind="stable")``, so a hit means exactly "the label is among the k
+classes the model returns" (the SavedModel's ``classes`` output included). A tie never counts for every tied class
+at once: a network whose outputs are all equal scores, in top-1, the share of its examples labelled 0, as the class
+it would answer; ``tf.math.in_top_k``, which counts every class tied at the k-th place as a hit, scored it 100%.
+Counting ties as misses instead would under-report such a network (0%) and differ from what it serves.
+
+Dead outputs: ``tied_rows`` counts the examples whose class scores are all equal (All-CNN's class convolutions
+behind a ReLU at zero give a uniform softmax); the report's ``dead_classes`` counts the classes whose class-layer
+output is zero on every example of the pass.
 """
 
 import json
 
 import numpy as np
+import tensorflow as tf
 
 from common.files import atomic_write
 
 
 def top_k_hits(scores, labels, k):
-    """Number of rows whose label is among the ``k`` highest scores (k clipped to the number of classes).
+    """Number of rows (an int64 tensor) whose label is among the ``k`` classes ranked first under the module's rule.
 
-    Ties are broken towards the lower class index, as ``np.argsort(-scores, kind="stable")`` orders them.
-    """
-    scores = np.asarray(scores)
-    k = min(k, scores.shape[-1])
-    top = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
-    return int((top == np.asarray(labels)[:, None]).any(axis=-1).sum())
+    Computed without sorting: the label's rank is the number of classes scored above it plus those scored equal at
+    a lower index, and a hit is a rank below ``k`` (so ``k`` beyond the class count counts every row). A label whose
+    score is NaN is never a hit. Takes NumPy arrays or tensors; runs eagerly, in a tf.function and per replica."""
+    scores = tf.convert_to_tensor(scores)
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    classes = tf.shape(scores)[-1]
+    label_scores = tf.gather(scores, labels, axis=1, batch_dims=1)[:, None]
+    before = tf.range(classes)[None, :] < labels[:, None]
+    ahead = tf.logical_or(scores > label_scores, tf.logical_and(tf.equal(scores, label_scores), before))
+    rank = tf.reduce_sum(tf.cast(ahead, tf.int32), axis=-1)
+    rank = tf.where(tf.math.is_nan(label_scores[:, 0]), classes, rank)
+    return tf.reduce_sum(tf.cast(rank < k, tf.int64))
+
+
+def tied_rows(scores):
+    """Number of rows (an int64 tensor) whose scores are all equal: a prediction with no preferred class."""
+    scores = tf.convert_to_tensor(scores)
+    return tf.reduce_sum(tf.cast(tf.equal(tf.reduce_max(scores, axis=-1), tf.reduce_min(scores, axis=-1)), tf.int64))
 
 
 def evaluate(predict, dataset, expected_count=None, with_loss=False):
-    """Run ``predict(images) -> scores`` over ``dataset`` (batches of (images, labels)) and count top-1/top-5.
+    """Run ``predict(images)`` over ``dataset`` (batches of (images, labels)) and count top-1/top-5 hits.
 
-    ``scores`` are probabilities or logits of shape (batch, classes), or probabilities of shape
-    (batch, crops, classes), averaged over the crops (the paper's 10-crop test) before ranking.
-    ``with_loss`` (scores must be probabilities) adds the mean cross-entropy, -log p[label] with p clipped to
-    [1e-7, 1] as Keras' loss clips it.
+    ``predict`` returns scores, or (scores, class-layer outputs). ``scores`` are probabilities or logits of shape
+    (batch, classes), or probabilities of shape (batch, crops, classes), averaged over the crops (the paper's
+    10-crop test) before ranking. The class-layer outputs (what feeds the softmax) add ``dead_classes`` to the
+    report. ``with_loss`` (scores must be probabilities) adds the mean cross-entropy, -log p[label] with p clipped
+    to [1e-7, 1] as Keras' loss clips it.
     """
-    count = top1 = top5 = 0
+    count = top1 = top5 = tied = 0
     loss = 0.0
+    class_peak = None  # per class, the largest |class-layer output| of the pass
     for images, labels in dataset:
-        scores = np.asarray(predict(images))
+        outputs = predict(images)
+        scores, class_outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs, None)
+        scores = np.asarray(scores)
         if scores.ndim == 3:
             scores = scores.mean(axis=1)
         labels = np.asarray(labels)
@@ -45,15 +74,22 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
         if with_loss:
             picked = scores[np.arange(len(labels)), labels.astype(np.int64)]
             loss -= float(np.log(np.clip(picked.astype(np.float64), 1e-7, 1.0)).sum())
-        top1 += top_k_hits(scores, labels, 1)
-        top5 += top_k_hits(scores, labels, 5)
+        top1 += int(top_k_hits(scores, labels, 1))
+        top5 += int(top_k_hits(scores, labels, 5))
+        tied += int(tied_rows(scores))
+        if class_outputs is not None:
+            peak = np.abs(np.asarray(class_outputs, np.float32)).reshape(-1, scores.shape[-1]).max(axis=0)
+            class_peak = peak if class_peak is None else np.maximum(class_peak, peak)
     if expected_count is not None and count != expected_count:
         raise RuntimeError(f"evaluated {count} examples but the split has {expected_count}")
     if count == 0:
         raise ValueError("the evaluation split is empty")
     report = {"examples": count, "top1_correct": top1, "top5_correct": top5,
               "top1_accuracy": top1 / count, "top5_accuracy": top5 / count,
-              "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count}
+              "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count,
+              "tied_examples": tied, "tied_outputs": tied / count}
+    if class_peak is not None:
+        report["dead_classes"] = int((class_peak == 0).sum())
     if with_loss:
         report["loss"] = loss / count
     return report

@@ -47,3 +47,73 @@ def test_bad_labels_and_lost_examples_are_errors():
         metrics.evaluate(lambda x: np.ones((2, 10)), ds)
     with pytest.raises(RuntimeError, match="evaluated 2 examples but the split has 3"):
         metrics.evaluate(lambda x: np.ones((2, 10)), [(np.zeros((2, 1)), np.array([0, 1]))], expected_count=3)
+
+
+def numpy_top_k_hits(scores, labels, k):
+    """The rule by sorting: the k first classes of a stable argsort of -scores (equal scores in index order)."""
+    top = np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+    return int((top == labels[:, None]).any(axis=-1).sum())
+
+
+def planted_ties(seed, rows=400, classes=10):
+    """Scores with many ties: small integers, a quarter of the rows all equal, and labels often among the tied."""
+    rs = np.random.RandomState(seed)
+    scores = rs.randint(0, 4, size=(rows, classes)).astype(np.float32)
+    scores[rs.rand(rows) < 0.25] = 0.5
+    return scores, rs.randint(0, classes, rows)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10, 12])
+def test_ties_rank_in_index_order_as_numpy_and_tf_math_top_k_order_them(k):
+    scores, labels = planted_ties(k)
+    expected = numpy_top_k_hits(scores, labels, k)
+    assert int(metrics.top_k_hits(scores, labels, k)) == expected
+    # the same as "the label is among the classes tf.math.top_k returns" (the SavedModel's classes output)
+    served = tf.math.top_k(scores, k=min(k, 10)).indices.numpy()
+    assert expected == int((served == labels[:, None]).any(axis=-1).sum())
+    # and never what tf.math.in_top_k counts on these ties (every class tied at the k-th place a hit)
+    if k < 10:
+        assert int(tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, scores, k), tf.int64))) > expected
+
+
+def test_outputs_all_equal_score_the_share_labelled_0_not_100_percent():
+    labels = np.array([0, 3, 0, 9, 5])
+    uniform = np.full((5, 10), 0.1, np.float32)
+    assert int(metrics.top_k_hits(uniform, labels, 1)) == 2  # classes 0 first
+    assert int(metrics.top_k_hits(uniform, labels, 5)) == 3  # classes 0..4
+    assert int(metrics.tied_rows(uniform)) == 5
+    with_nan = uniform.copy()
+    with_nan[1, 3] = np.nan  # a NaN score is never a hit
+    assert int(metrics.top_k_hits(with_nan, labels, 10)) == 4  # never a hit, even of the top 10
+
+
+def test_the_rule_is_the_same_per_replica_summed_over_two_replicas(two_cpu_strategy):
+    scores, labels = planted_ties(7)
+    halves = [(scores[:200], labels[:200]), (scores[200:], labels[200:])]
+    values = two_cpu_strategy.experimental_distribute_values_from_function(
+        lambda ctx: tuple(map(tf.constant, halves[ctx.replica_id_in_sync_group])))
+
+    @tf.function
+    def counts(values):
+        per_replica = two_cpu_strategy.run(
+            lambda pair: (metrics.top_k_hits(*pair, 1), metrics.top_k_hits(*pair, 5), metrics.tied_rows(pair[0])),
+            args=(values,))
+        return [two_cpu_strategy.reduce("SUM", v, axis=None) for v in per_replica]
+
+    top1, top5, tied = (int(v) for v in counts(values))
+    assert two_cpu_strategy.num_replicas_in_sync == 2
+    assert (top1, top5) == (numpy_top_k_hits(scores, labels, 1), numpy_top_k_hits(scores, labels, 5))
+    assert tied == int((scores.max(axis=1) == scores.min(axis=1)).sum())
+
+
+def test_the_report_counts_tied_examples_and_dead_classes_as_numpy_does():
+    scores, labels = planted_ties(3, rows=250)
+    class_outputs = np.maximum(np.random.RandomState(4).normal(size=(250, 10)), 0).astype(np.float32)
+    class_outputs[:, [2, 7]] = 0.0  # two classes at zero on every example
+    class_outputs[17, 5] = 0.0  # zero on some examples only: alive
+    batches = [(np.zeros((len(y), 1)), y) for y in np.split(labels, [100, 200])]
+    parts = iter(zip(np.split(scores, [100, 200]), np.split(class_outputs, [100, 200])))
+    report = metrics.evaluate(lambda _: next(parts), batches, expected_count=250)
+    tied = int((scores.max(axis=1) == scores.min(axis=1)).sum())
+    assert (report["tied_examples"], report["tied_outputs"], report["dead_classes"]) == (tied, tied / 250, 2)
+    assert report["top1_correct"] == numpy_top_k_hits(scores, labels, 1)

@@ -47,6 +47,17 @@ class Outcome:
     export_dir: str = None  # set by training.run when the run wrote a SavedModel
 
 
+def _with_class_layer(model):
+    """``model`` returning (probabilities, the class layer's output) when it ends in common.spec's softmax layer
+    ``predictions`` (what feeds it: All-CNN's global average of the class convolutions, AlexNet's fc8), so that
+    validation can count the classes dead on every example; else ``model`` itself."""
+    try:
+        softmax = model.get_layer("predictions")
+    except ValueError:
+        return model
+    return keras.Model(model.inputs, [model.output, softmax.input])
+
+
 def steps_per_epoch(num_examples, global_batch):
     """Steps per epoch: full global batches, the last partial one dropped. The same whether the examples are split
     between P input pipelines first (ImageNet: floor(floor(N / P) / (B / P)) = floor(N / B)) or the batches are
@@ -98,11 +109,15 @@ class Trainer:
             self.plateau_state = {k: tf.Variable(v, dtype=tf.float64, trainable=False, name=f"plateau_{k}")
                                   for k, v in (self.plateau or Plateau()).state().items()}
             self.best_error = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_top1_error")
+            # the last epoch validated (0: none yet; -1: unknown, a checkpoint from before it was kept)
+            self.validated_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="validated_epoch")
         self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer, step=self.step,
-                                              best_top1_error=self.best_error, **{
-                                                  f"plateau_{k}": v for k, v in self.plateau_state.items()})
+                                              best_top1_error=self.best_error, validated_epoch=self.validated_epoch,
+                                              **{f"plateau_{k}": v for k, v in self.plateau_state.items()})
         self._train_step = self._make_train_step()
-        self._predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        scoring = _with_class_layer(self.model)
+        self._predict = tf.function(lambda x: scoring(x, training=False), reduce_retracing=True)
+        self._warned_tied = False
 
     # ------------------------------------------------------------------------------------------------ step
     def _make_train_step(self):
@@ -113,11 +128,10 @@ class Trainer:
         def replica_step(images, labels, stop):
             loss, probabilities, grads = gradients(images, labels)
             optimizer.apply(grads, model.trainable_variables)
-            labels = tf.cast(labels, tf.int32)
-            top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, 1), tf.int64))
-            top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, probabilities, min(5, probabilities.shape[-1])),
-                                         tf.int64))
-            return loss, top1, top5, tf.identity(stop)  # a per-replica value, for the reduction
+            # the one top-k rule of evaluation.metrics (ties in index order), and the examples with no preferred class
+            counts = [metrics.top_k_hits(probabilities, labels, 1), metrics.top_k_hits(probabilities, labels, 5),
+                      metrics.tied_rows(probabilities)]
+            return [loss, *counts, tf.identity(stop)]  # per-replica values, for the reduction
 
         @tf.function
         def train_step(iterator, rates, stop):
@@ -176,6 +190,8 @@ class Trainer:
                 path = os.path.join(directory, path)
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
+                if not tf.train.load_checkpoint(path).has_tensor("validated_epoch/.ATTRIBUTES/VARIABLE_VALUE"):
+                    self.validated_epoch.assign(-1)
                 return path
             except (tf.errors.OpError, ValueError, AssertionError, IndexError, OSError) as err:  # unreadable
                 reason = op_error_line(err)
@@ -291,6 +307,11 @@ class Trainer:
             self.log(f"nothing to do: the checkpoint is at step {step:,} of {self.total_steps:,}")
         show_first_batch = step == 0
         outcome = Outcome(step=step)
+        if skip == 0 and 0 < epoch and epoch % config.eval_every_epochs == 0 and \
+                0 <= int(self.validated_epoch.numpy()) < epoch:
+            # a stop on an epoch's last step saved before that epoch's validation: run it now, before going on
+            self.log(f"validating epoch {epoch}, which the stop at its last step left out")
+            outcome.report = self._validate_and_keep_best(epoch, step, summaries)
         # One iterator for the rest of the run (every epoch's batches chained, ``_train_dataset``): a
         # MirroredStrategy iterator per epoch cost 2.6-3 s per epoch to delete, now and then 13-33 s (its
         # multi-device prefetch threads; digits on 2 CPU devices, 2026-12-02).
@@ -301,13 +322,15 @@ class Trainer:
             bar = progress.Bar(epoch + 1, total_epochs, steps, skip, self.steps_per_epoch, config.batch_size,
                                self.log, config.log_every_steps)
             interval = progress.Interval()
+            whole_epoch = progress.Interval()
             for _ in range(steps):
-                loss, top1, top5, stop_requested, rates = self._step(iterator, step, epoch, stop)
+                loss, counts, stop_requested, rates = self._step(iterator, step, epoch, stop)
                 step += 1
                 if show_first_batch:
                     summaries.images("augmented training images", self._first_images(epoch, skip), step)
                     show_first_batch = False
-                interval.add(loss, top1, top5, config.batch_size)
+                interval.add(loss, *counts, config.batch_size)
+                whole_epoch.add(loss, *counts, config.batch_size)
                 bar.update(loss, interval)
                 if step % config.log_every_steps == 0 or step == self.total_steps:
                     summaries.train(interval.report(), rates, step)
@@ -317,6 +340,7 @@ class Trainer:
                 if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
                     outcome.checkpoint = self.save()
             epoch, skip = epoch + 1, 0
+            self._warn_if_tied(epoch, whole_epoch.report()["tied_outputs"])
             self._end_of_epoch(epoch, step, summaries, bar, outcome)
         summaries.close()
         outcome.step = step
@@ -325,14 +349,15 @@ class Trainer:
 
     def _step(self, iterator, step, epoch, stop):
         """Train (0-based) ``step`` at its scheduled rates, starting or stopping the profiler at ``profile_steps``'
-        bounds. Returns (loss, top-1 hits, top-5 hits, whether any worker was asked to stop, the rates); a
-        non-finite loss stops the run here."""
+        bounds. Returns (loss, (top-1 hits, top-5 hits, examples with all scores tied), whether any worker was asked
+        to stop, the rates); a non-finite loss stops the run here."""
         profile = self.config.profile_steps if self.chief else ()
         if step in profile[:1]:
             tf.profiler.experimental.start(os.path.join(self.config.workdir, "train"))
         rates = self.learning_rates(step)
-        loss, top1, top5, stops = self._train_step(iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
-                                                   tf.constant(int(stop.signal is not None), tf.int32))
+        loss, top1, top5, tied, stops = self._train_step(
+            iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
+            tf.constant(int(stop.signal is not None), tf.int32))
         loss = float(loss)
         if not math.isfinite(loss):
             raise TrainingError(
@@ -341,7 +366,18 @@ class Trainer:
                 "--learning_rate (or add --warmup_epochs) and rerun to resume from it.")
         if step in profile[1:2]:
             tf.profiler.experimental.stop()
-        return loss, int(top1), int(top5), bool(int(stops)), rates
+        return loss, (int(top1), int(top5), int(tied)), bool(int(stops)), rates
+
+    TIED_WARNING = 0.5  # the share of training examples with all class scores tied that earns the warning
+
+    def _warn_if_tied(self, epoch, tied_share):
+        """Once per run: say so when most of an epoch's training examples had all their class scores tied."""
+        if tied_share > self.TIED_WARNING and not self._warned_tied:
+            self._warned_tied = True
+            self.log(f"warning: after epoch {epoch}, {tied_share:.0%} of the training examples had all class scores "
+                     "tied (no preferred class: dead outputs, e.g. every class unit behind its ReLU at zero). Top-1 "
+                     "counts such an example for class 0 only. If this persists the run is not learning: see "
+                     "BUILD.md, 'Dead outputs', for the learning rate, initialisation and class bias to try.")
 
     def _end_of_epoch(self, epoch, step, summaries, bar, outcome):
         """After the last step of (1-based) ``epoch``, or of the run: validate when due, save a checkpoint."""
@@ -389,11 +425,14 @@ class Trainer:
 
     def _validate_and_keep_best(self, epoch, step, summaries):
         """Validate, log and summarise; apply the plateau rule; save best/ when the top-1 error is the lowest yet."""
+        self.validated_epoch.assign(epoch)
         report = self.validate()
         summaries.validation(report, step)
+        dead = f", {report['dead_classes']} dead classes" if report.get("dead_classes") else ""
+        tied = f", {report['tied_outputs']:.1%} with all scores tied" if report["tied_examples"] else ""
         self.log(f"validation after epoch {epoch} (step {step:,}): loss {report['loss']:.4f}, top-1 error "
                  f"{report['top1_error']:.2%}, top-5 error {report['top5_error']:.2%} "
-                 f"({report['examples']:,} examples)")
+                 f"({report['examples']:,} examples{tied}{dead})")
         if self.plateau and self.plateau.update(report["top1_error"]):
             self.log(f"validation error stopped improving: learning rate x{self.weight_schedule.factor:g} "
                      f"(cut {self.plateau.reductions} of at most {self.plateau.max_reductions})")

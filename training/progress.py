@@ -1,9 +1,11 @@
 """What a run shows while it trains: a progress bar per epoch (a terminal) or periodic log lines (a file or pipe),
 and the TensorBoard summaries in the workdir (``tensorboard --logdir <workdir>``).
 
-TensorBoard (the chief only): ``train/`` has loss, top1_error, top5_error (over the last logging interval),
-learning_rate and bias_learning_rate, images_per_sec, a grid of augmented training images, and weight histograms
-per epoch; ``validation/`` has loss, top1_error and top5_error per evaluation.
+TensorBoard (the chief only): ``train/`` has loss, top1_error, top5_error and tied_outputs (the share of examples
+whose class scores are all tied) over the last logging interval, learning_rate and bias_learning_rate,
+images_per_sec, a grid of augmented training images, and weight histograms with each validation; ``validation/``
+has loss, top1_error, top5_error, tied_outputs and dead_classes (classes whose class-layer output is zero on every
+example) per evaluation. Top-k counts follow evaluation.metrics' one rule.
 """
 
 import datetime
@@ -49,20 +51,22 @@ class Interval:
     """Training figures accumulated since the last report."""
 
     def __init__(self):
-        self.start, self.steps, self.loss, self.top1, self.top5, self.images = time.monotonic(), 0, 0.0, 0, 0, 0
+        self.start, self.steps, self.loss, self.images = time.monotonic(), 0, 0.0, 0
+        self.top1 = self.top5 = self.tied = 0
 
-    def add(self, loss, top1, top5, images):
+    def add(self, loss, top1, top5, tied, images):
         self.steps += 1
         self.loss += loss
         self.top1 += top1
         self.top5 += top5
+        self.tied += tied
         self.images += images
 
     def report(self):
         elapsed = max(time.monotonic() - self.start, 1e-9)
         n = max(self.images, 1)
         return {"loss": self.loss / max(self.steps, 1), "top1_error": 1 - self.top1 / n,
-                "top5_error": 1 - self.top5 / n, "images_per_sec": self.images / elapsed}
+                "top5_error": 1 - self.top5 / n, "tied_outputs": self.tied / n, "images_per_sec": self.images / elapsed}
 
 
 class Bar:
@@ -132,8 +136,9 @@ class Summaries:
 
     def validation(self, report, step):
         with self.validation_writer.as_default(step=step):
-            for name in ("loss", "top1_error", "top5_error"):
-                tf.summary.scalar(name, report[name])
+            for name in ("loss", "top1_error", "top5_error", "tied_outputs", "dead_classes"):
+                if name in report:
+                    tf.summary.scalar(name, report[name])
         self.validation_writer.flush()
 
     def images(self, name, images, step):
