@@ -76,11 +76,15 @@ flags.DEFINE_enum("lr_schedule", D.lr_schedule, list(SCHEDULES),
                   "Learning-rate schedule (training/schedules.py).")
 flags.DEFINE_float("lr_decay_factor", D.lr_decay_factor, "Factor of each cut (step, multistep, plateau); "
                                                          "inverse_time's rate.")
-flags.DEFINE_float("lr_decay_every", D.lr_decay_every, "step: cut every this many --lr_unit.")
+flags.DEFINE_float("lr_decay_every", D.lr_decay_every, "step: cut every this many --lr_unit (from 0: at 20, 40, "
+                   "... for 20); neon_step: neon's Schedule(N, factor), epochs, cutting at 0-based epochs N-1, 2N-1, "
+                   "...")
 flags.DEFINE_list("lr_milestones", list(D.lr_milestones), "multistep: cut at these points (in --lr_unit), e.g. "
                                                           "200,250,300.")
 flags.DEFINE_enum("lr_unit", D.lr_unit, list(UNITS), "Unit of --lr_decay_every and --lr_milestones.")
 flags.DEFINE_integer("lr_decay_steps", D.lr_decay_steps, "inverse_time: lr / (1 + rate * step / lr_decay_steps).")
+flags.DEFINE_bool("lr_staircase", D.lr_staircase, "inverse_time: floor(step / lr_decay_steps), as the TensorFlow "
+                  "AlexNet seed's script.")
 flags.DEFINE_float("warmup_epochs", D.warmup_epochs, "Linear warm-up of the learning rate over this many epochs.")
 flags.DEFINE_integer("plateau_patience", D.plateau_patience, "plateau: validations without improvement before a "
                                                              "cut.")

@@ -23,6 +23,9 @@ from common import spec
 # window size and default k to 1.
 PAPER_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0, scale_alpha_by_size=False)  # paper §3.3
 CAFFE_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=1.0, scale_alpha_by_size=True)  # lrn_layer.cpp, caffe.proto k=1
+# the authors' cuda-convnet2: cmrnorm size 5, scale 0.0001 divided by the size, pow 0.75, minDiv 2
+# ([cuda-convnet2-layer.py], [cuda-convnet2-imagenet-cfg])
+CONVNET2_LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0, scale_alpha_by_size=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,25 @@ VARIANT_TABLE = {
     "paper": Variant(
         source="Krizhevsky et al. 2012 (NIPS), sections 3 and 5",
         input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
+        lrn=PAPER_LRN, pool_before_lrn=False,
+        conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
+        fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
+    # The paper's network with the LRN of the authors' code, cuda-convnet2 ([cuda-convnet2-imagenet-cfg]): alpha
+    # divided by the window size (k = 2 as the paper), where the paper's text gives alpha undivided. The paper's
+    # text is the default (``paper``): the cfg file is the 2014 code's, not a record of the 2012 runs. 60,965,224.
+    "paper_convnet2": Variant(
+        source="Krizhevsky et al. 2012 with cuda-convnet2's cmrnorm (alpha / size, k 2)",
+        input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
+        lrn=CONVNET2_LRN, pool_before_lrn=False,
+        conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
+        fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
+    # The paper's network without the towers: every grouped convolution a full one (conv2 5x5x96, conv4 3x3x384,
+    # conv5 3x3x384), everything else the paper's. The TensorFlow AlexNet seed trained this ([tf-readme-004]: "I didn't
+    # separate the layers"); its README's slips (fc 4098, depth_radius 5, conv5 384 wide, pooling listed under conv2
+    # and conv3) are documented in BUILD.md, not reproduced. 62,378,344 parameters.
+    "paper_untowered": Variant(
+        source="Krizhevsky et al. 2012 without the two towers (TensorFlow AlexNet README, seed 004)",
+        input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 1, 1, 1, 1), conv1_pad=((0, 3), (0, 3)),
         lrn=PAPER_LRN, pool_before_lrn=False,
         conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
         fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),

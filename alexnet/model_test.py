@@ -38,6 +38,11 @@ PAPER = ([("conv1_pad", (227, 227, 3), 0), _CONV1_96, ("lrn1", (55, 55, 96), 0),
           _TWO_TOWER_CONVS[0], ("lrn2", (27, 27, 256), 0), ("pool2", (13, 13, 256), 0)]
          + _TWO_TOWER_CONVS[1:] + _fc_tail((6, 6, 256)))
 BVLC = PAPER[1:]  # 227 input, no padding; otherwise the paper's shapes
+# the same network with every grouped convolution a full one (conv2 5x5x96, conv4 and conv5 3x3x384)
+_FULL_CONVS = {"conv2": ("conv2", (27, 27, 256), 5 * 5 * 96 * 256 + 256),
+               "conv4": ("conv4", (13, 13, 384), 3 * 3 * 384 * 384 + 384),
+               "conv5": ("conv5", (13, 13, 256), 3 * 3 * 384 * 256 + 256)}
+PAPER_UNTOWERED = [_FULL_CONVS.get(row[0], row) for row in PAPER]
 CAFFENET = ([_CONV1_96, ("pool1", (27, 27, 96), 0), ("lrn1", (27, 27, 96), 0),
              _TWO_TOWER_CONVS[0], ("pool2", (13, 13, 256), 0), ("lrn2", (13, 13, 256), 0)]
             + _TWO_TOWER_CONVS[1:] + _fc_tail((6, 6, 256)))
@@ -54,12 +59,13 @@ _OWT_CONVS = [("conv1", (55, 55, 64), 11 * 11 * 3 * 64 + 64), ("pool1", (27, 27,
 NEON_NOLRN = [("conv1_pad", (230, 230, 3), 0)] + _OWT_CONVS + _fc_tail((6, 6, 256))
 ONE_WEIRD_TRICK = [("conv1_pad", (228, 228, 3), 0)] + _OWT_CONVS + _fc_tail((6, 6, 256), dropout_before_fc=True)
 
-EXPECTED = {"paper": (224, PAPER), "bvlc": (227, BVLC), "caffenet": (227, CAFFENET), "neon": (224, NEON),
-            "neon_nolrn": (224, NEON_NOLRN), "one_weird_trick": (224, ONE_WEIRD_TRICK)}
+EXPECTED = {"paper": (224, PAPER), "paper_convnet2": (224, PAPER), "paper_untowered": (224, PAPER_UNTOWERED),
+            "bvlc": (227, BVLC), "caffenet": (227, CAFFENET), "neon": (224, NEON), "neon_nolrn": (224, NEON_NOLRN),
+            "one_weird_trick": (224, ONE_WEIRD_TRICK)}
 
 # Totals: the paper/Caffe figure and torchvision's, and the sums for neon worked out from the rows above.
-TOTALS = {"paper": 60_965_224, "bvlc": 60_965_224, "caffenet": 60_965_224, "neon": 50_844_008,
-          "neon_nolrn": 61_100_840, "one_weird_trick": 61_100_840}
+TOTALS = {"paper": 60_965_224, "paper_convnet2": 60_965_224, "paper_untowered": 62_378_344, "bvlc": 60_965_224,
+          "caffenet": 60_965_224, "neon": 50_844_008, "neon_nolrn": 61_100_840, "one_weird_trick": 61_100_840}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,8 @@ def models():
 
 
 def test_variant_names():
-    assert alexnet.VARIANTS == ("paper", "bvlc", "caffenet", "neon", "neon_nolrn", "one_weird_trick")
+    assert alexnet.VARIANTS == ("paper", "paper_convnet2", "paper_untowered", "bvlc", "caffenet", "neon",
+                                "neon_nolrn", "one_weird_trick")
 
 
 @pytest.mark.parametrize("variant", list(EXPECTED))
@@ -85,6 +92,9 @@ def test_total_parameter_count_quoted_by_the_sources():
     # Sum of the paper table's rows, done once more by hand: 34,944 + 307,456 + 885,120 + 663,936 + 442,624
     # + 37,752,832 + 16,781,312 + 4,097,000.
     assert 34_944 + 307_456 + 885_120 + 663_936 + 442_624 + 37_752_832 + 16_781_312 + 4_097_000 == 60_965_224
+    # without the towers conv2, conv4 and conv5 see every input channel: + 307,200 + 663,552 + 442,368 (the ungrouped
+    # 96-256-384-384-256 AlexNet's 62,378,344)
+    assert 60_965_224 + 307_200 + 663_552 + 442_368 == 62_378_344
 
 
 def test_paper_neurons_per_layer(models):
@@ -107,6 +117,10 @@ def test_paper_towers_and_lrn_settings(models):
     for variant in ("bvlc", "caffenet", "neon"):
         lrn = models[variant].get_layer("lrn2")
         assert (lrn.size, lrn.effective_alpha, lrn.k) == (5, pytest.approx(2e-5), 1.0)  # Caffe: alpha/n, k = 1
+    for name in ("lrn1", "lrn2"):  # cuda-convnet2's cmrnorm: scale 1e-4 / size 5, minDiv 2, pow 0.75
+        lrn = models["paper_convnet2"].get_layer(name)
+        assert (lrn.size, lrn.effective_alpha, lrn.k, lrn.beta) == (5, pytest.approx(2e-5), 2.0, 0.75)
+        assert models["paper_untowered"].get_layer(name).effective_alpha == 1e-4  # the paper's text
     for variant in ("neon_nolrn", "one_weird_trick"):
         assert not any(isinstance(layer, alexnet.LocalResponseNormalization) for layer in models[variant].layers)
     assert all(m.get_layer("drop6").rate == 0.5 for m in models.values())
@@ -117,6 +131,8 @@ def test_paper_towers_and_lrn_settings(models):
 _PAPER_BIAS = {"conv1": 0, "conv2": 1, "conv3": 0, "conv4": 1, "conv5": 1, "fc6": 1, "fc7": 1, "fc8": 0}
 INIT = {
     "paper": ({n: 0.01 for n in _PAPER_BIAS}, _PAPER_BIAS),  # paper §5: N(0, 0.01) everywhere
+    "paper_convnet2": ({n: 0.01 for n in _PAPER_BIAS}, _PAPER_BIAS),
+    "paper_untowered": ({n: 0.01 for n in _PAPER_BIAS}, _PAPER_BIAS),
     "bvlc": ({**{n: 0.01 for n in _PAPER_BIAS}, "fc6": 0.005, "fc7": 0.005},
              {n: 0.1 if b else 0 for n, b in _PAPER_BIAS.items()}),  # Caffe bias_filler 0.1
     "caffenet": ({**{n: 0.01 for n in _PAPER_BIAS}, "fc6": 0.005, "fc7": 0.005}, _PAPER_BIAS),
@@ -224,8 +240,8 @@ def test_num_classes_and_logits():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(variant="alexnet"), "variant='alexnet' is invalid; valid choices: 'paper', 'bvlc', 'caffenet', 'neon', "
-                              "'neon_nolrn', 'one_weird_trick'"),
+    (dict(variant="alexnet"), "variant='alexnet' is invalid; valid choices: 'paper', 'paper_convnet2', "
+                              "'paper_untowered', 'bvlc', 'caffenet', 'neon', 'neon_nolrn', 'one_weird_trick'"),
     (dict(num_classes=0), "num_classes=0 is invalid; valid values are integers >= 1"),
     (dict(num_classes=10.0), "num_classes=10.0 is invalid"),
     (dict(classifier_activation="sigmoid"), "classifier_activation='sigmoid' is invalid; valid choices: 'softmax', "

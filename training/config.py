@@ -41,6 +41,7 @@ class Config:
     lr_milestones: tuple = Schedule.milestones
     lr_unit: str = Schedule.unit
     lr_decay_steps: int = Schedule.decay_steps
+    lr_staircase: bool = Schedule.staircase
     warmup_epochs: float = Schedule.warmup_epochs
     plateau_patience: int = Plateau.patience
     plateau_min_delta: float = Plateau.min_delta
@@ -77,7 +78,7 @@ class Config:
         """(the weights' Schedule, the biases' Schedule, the Plateau rule or None); ValueError naming the flag."""
         common = dict(kind=self.lr_schedule, factor=self.lr_decay_factor, every=self.lr_decay_every,
                       milestones=tuple(self.lr_milestones), unit=self.lr_unit, decay_steps=self.lr_decay_steps,
-                      warmup_epochs=self.warmup_epochs)
+                      staircase=self.lr_staircase, warmup_epochs=self.warmup_epochs)
         weights = Schedule(self.learning_rate, **common)
         if self.bias_lr_milestones:
             common.update(kind="multistep", milestones=tuple(self.bias_lr_milestones),

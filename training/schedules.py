@@ -2,18 +2,19 @@
 
 Each recipe names one (``--lr_schedule``):
 - ``constant``.
-- ``step``: x ``factor`` every ``every`` epochs, counted from 0: with ``every=20`` the rate drops at the start of
-  0-based epochs 20, 40, ... (Caffe's bvlc solver, [caffe-bvlc_alexnet]: ``lr_policy: "step"``, gamma 0.1, stepsize
-  100,000 iterations). neon ModelZoo AlexNet's ``Schedule(20, 0.1)`` ([modelzoo-alexnet_neon.py@222d2df]) drops at
-  0-based epochs 19, 39, ... ([neon-v1.4.0-optimizer]): a known difference, BUILD.md "Where a recipe differs from
-  its source".
+- ``step``: x ``factor`` every ``every`` epochs (or steps), counted from 0: with ``every=20`` the rate drops at the
+  start of 0-based epochs 20, 40, ... (Caffe's bvlc solver, [caffe-bvlc_alexnet]: ``lr_policy: "step"``, gamma 0.1,
+  stepsize 100,000 iterations: ``base_lr * gamma ^ floor(iter / stepsize)``).
+- ``neon_step``: neon's ``Schedule(step_config, change)`` with an integer step ([neon-v1.4.0-optimizer]:
+  ``learning_rate * change ** floor((epoch + 1) / step_config)`` with a 0-based epoch), so ``Schedule(20, 0.1)``
+  (neon ModelZoo AlexNet, [modelzoo-alexnet_neon.py@222d2df]) drops at 0-based epochs 19, 39, 59, 79: one epoch
+  before ``step``. Epochs only, as neon's schedules.
 - ``multistep``: x ``factor`` at each milestone ([allcnn-paper]: S = [200, 250, 300]; neon's
   ``Schedule(step_config=[...], change=...)``, [neon-v1.4.0-optimizer]). A milestone m applies from epoch m on
   (0-based), as neon's Schedule.
-- ``inverse_time``: lr / (1 + rate * step / decay_steps), TensorFlow's ``inverse_time_decay`` without staircase.
-  The TensorFlow AlexNet seed ([tf-readme-004]: "inverse time_decay with a decay rate of 0.95 every 100 0000
-  steps") calls it with ``staircase=True`` in its script: a known difference, BUILD.md "Where a recipe differs from
-  its source".
+- ``inverse_time``: lr / (1 + rate * step / decay_steps), TensorFlow's ``inverse_time_decay``; with ``staircase``
+  (``--lr_staircase``) step / decay_steps is floored, as the TensorFlow AlexNet seed's script calls it
+  ([tf-readme-004]: "inverse time_decay with a decay rate of 0.95 every 100 0000 steps", ``staircase=True``).
 - ``plateau``: x ``factor`` each time the validation error stops improving ([alexnet-paper] §5: "divide the learning
   rate by 10 when the validation error rate stopped improving with the current learning rate ... reduced three times").
 An optional linear warm-up over the first ``warmup_epochs`` multiplies any of them (not in the papers; the digits
@@ -23,7 +24,7 @@ recipe uses it, see configs/digits.flags).
 import dataclasses
 import math
 
-SCHEDULES = ("constant", "step", "multistep", "inverse_time", "plateau")
+SCHEDULES = ("constant", "step", "neon_step", "multistep", "inverse_time", "plateau")
 UNITS = ("epochs", "steps")
 
 
@@ -38,6 +39,7 @@ class Schedule:
     unit: str = "epochs"
     decay_steps: int = 0
     warmup_epochs: float = 0.0
+    staircase: bool = False  # inverse_time: floor(step / decay_steps)
 
     def __post_init__(self):
         if self.kind not in SCHEDULES:
@@ -46,8 +48,11 @@ class Schedule:
             raise ValueError(f"lr_unit={self.unit!r} is invalid; valid units: {', '.join(UNITS)}.")
         if not self.base > 0:
             raise ValueError(f"learning_rate={self.base} is invalid; it must be > 0.")
-        if self.kind == "step" and not self.every > 0:
-            raise ValueError("lr_schedule='step' needs --lr_decay_every > 0 (epochs or steps, see --lr_unit).")
+        if self.kind in ("step", "neon_step") and not self.every > 0:
+            raise ValueError(f"lr_schedule={self.kind!r} needs --lr_decay_every > 0 (epochs or steps, see --lr_unit).")
+        if self.kind == "neon_step" and self.unit != "epochs":
+            raise ValueError("lr_schedule='neon_step' counts epochs, as neon's Schedule does: leave --lr_unit=epochs "
+                             "(or use lr_schedule='step' for a step count).")
         if self.kind == "multistep" and (not self.milestones or list(self.milestones) != sorted(self.milestones)):
             raise ValueError(f"lr_schedule='multistep' needs increasing --lr_milestones; got {self.milestones}.")
         if self.kind == "inverse_time" and not self.decay_steps > 0:
@@ -62,10 +67,14 @@ class Schedule:
             rate = self.base
         elif self.kind == "step":
             rate = self.base * self.factor ** math.floor(position / self.every + 1e-9)
+        elif self.kind == "neon_step":
+            epoch = step // steps_per_epoch  # 0-based, as neon's callbacks count it
+            rate = self.base * self.factor ** math.floor((epoch + 1) / self.every + 1e-9)
         elif self.kind == "multistep":
             rate = self.base * self.factor ** sum(position >= m - 1e-9 for m in self.milestones)
         elif self.kind == "inverse_time":
-            rate = self.base / (1.0 + self.factor * step / self.decay_steps)
+            periods = step // self.decay_steps if self.staircase else step / self.decay_steps
+            rate = self.base / (1.0 + self.factor * periods)
         else:
             rate = self.base * self.factor ** reductions
         warmup_steps = self.warmup_epochs * steps_per_epoch

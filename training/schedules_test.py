@@ -9,11 +9,24 @@ from training.schedules import Plateau, Schedule
 SPE = 100  # steps per epoch in these cases
 
 
-@pytest.mark.parametrize("step, expected", [(0, 0.01), (1999, 0.01), (2000, 0.001), (3999, 0.001), (4000, 1e-4),
-                                            (8999, 1e-6)])
-def test_step_every_20_epochs_neon_modelzoo(step, expected):
-    # neon ModelZoo AlexNet: Schedule(20, 0.1): lr 0.01 x 0.1 every 20 epochs.
+@pytest.mark.parametrize("step, expected", [(0, 0.01), (1999, 0.01), (2000, 0.001), (3999, 0.001), (4000, 1e-4)])
+def test_step_every_20_epochs_counts_from_epoch_0(step, expected):
+    # x0.1 at the start of 0-based epochs 20, 40 (Caffe's floor(iter / stepsize), in epochs)
     assert Schedule(0.01, "step", 0.1, every=20)(step, SPE) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("epoch, expected", [(0, 0.01), (18, 0.01), (19, 0.001), (20, 0.001), (38, 0.001),
+                                             (39, 1e-4), (59, 1e-5), (79, 1e-6), (89, 1e-6)])
+def test_neon_step_cuts_at_epoch_indices_19_39_59_79(epoch, expected):
+    # neon v1.4.0 Schedule(20, 0.1): lr * 0.1 ** floor((epoch + 1) / 20), epoch 0-based; every step of the epoch
+    schedule = Schedule(0.01, "neon_step", 0.1, every=20)
+    for step in (epoch * SPE, epoch * SPE + SPE - 1):
+        assert schedule(step, SPE) == pytest.approx(expected, rel=1e-12)
+
+
+def test_neon_step_counts_epochs_only():
+    with pytest.raises(ValueError, match="lr_schedule='neon_step' counts epochs, as neon's Schedule does"):
+        Schedule(0.01, "neon_step", 0.1, every=20, unit="steps")
 
 
 @pytest.mark.parametrize("step, expected", [(0, 0.01), (99_999, 0.01), (100_000, 0.001), (449_999, 1e-6)])
@@ -40,7 +53,7 @@ def test_multistep_neon_one_weird_trick_weights_and_biases():
 
 
 @pytest.mark.parametrize("step", [0, 1, 50_000, 100_000, 1_000_000])
-def test_inverse_time_tensorflow_seed(step):
+def test_inverse_time_continuous(step):
     # tf inverse_time_decay: lr / (1 + rate * step / decay_steps), rate 0.95 every 100,000 steps.
     expected = 0.01 / (1 + 0.95 * step / 100_000)
     assert Schedule(0.01, "inverse_time", 0.95, decay_steps=100_000)(step, SPE) == pytest.approx(expected)
@@ -84,3 +97,10 @@ def test_units_are_epochs_by_default():
     assert Schedule(1.0, "step", 0.5, every=1)(SPE, SPE) == 0.5
     assert Schedule(1.0, "step", 0.5, every=1, unit="steps")(3, SPE) == 0.125
     assert math.isclose(Schedule(1.0)(10 ** 9, SPE), 1.0)
+
+
+@pytest.mark.parametrize("step, periods", [(0, 0), (99_999, 0), (100_000, 1), (250_000, 2)])
+def test_inverse_time_staircase_tensorflow_seed(step, periods):
+    # the TensorFlow seed's script: inverse_time_decay(0.01, step, 100000, 0.95, staircase=True)
+    schedule = Schedule(0.01, "inverse_time", 0.95, decay_steps=100_000, staircase=True)
+    assert schedule(step, SPE) == pytest.approx(0.01 / (1 + 0.95 * periods), rel=1e-12)
