@@ -41,8 +41,10 @@ flags.DEFINE_float("class_bias", D.class_bias, "All-CNN: initial bias of the cla
                    "the digits recipe uses 1 so that no class starts dead behind its ReLU).")
 # ------------------------------------------------------------------------------------------------ data
 flags.DEFINE_string("dataset", DD.dataset, "digits (bundled, no download), cifar10 (TFDS), cifar10_pickle (python "
-                                           "batches in --data_dir), imagenet_folder (train/ and val/ of class "
-                                           "folders in --data_dir), imagenet2012 (TFDS), imagenette (TFDS).")
+                                           "batches in --data_dir), fashion_mnist (IDX files in --data_dir, default "
+                                           "Debian's /usr/share/datasets/fashion-mnist; padded to 32x32x3), "
+                                           "imagenet_folder (train/ and val/ of class folders in --data_dir), "
+                                           "imagenet2012 (TFDS), imagenette (TFDS).")
 flags.DEFINE_string("data_dir", DD.data_dir, "Where the dataset is (TFDS data_dir, or the folder / batches "
                                              "directory).")
 flags.DEFINE_bool("download", DD.download, "Let TFDS download and prepare the dataset if it is not there.")

@@ -13,12 +13,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data import augment, cifar, digits
+from data import augment, cifar, digits, fashion_mnist
 from data.whitening import ZCA, global_contrast_normalize
 
 # digits: scikit-learn's bundled digits (no download); cifar10: the TFDS builder; cifar10_pickle: the original
-# python batches in --data_dir.
-DATASETS = ("digits", "cifar10", "cifar10_pickle")
+# python batches in --data_dir; fashion_mnist: the original IDX files in --data_dir (Debian's package by default),
+# padded to 32x32x3.
+DATASETS = ("digits", "cifar10", "cifar10_pickle", "fashion_mnist")
 PREPROCESS_BATCH = 1024
 # Augmentation of the (whitened) training images: "none" as the neon seed (89.5%, "without crops or flips");
 # "flip_translate" for the paper's augmented 7.25% result, horizontal flips and translations. The paper's shift
@@ -62,6 +63,9 @@ def load_arrays(dataset, split, data_dir=None, download=False, image_size=32):
     if dataset == "digits":
         images, labels = digits.load(split, image_size)
         return images, labels, digits.CLASS_NAMES
+    if dataset == "fashion_mnist":
+        images, labels = fashion_mnist.load(split, data_dir)
+        return images, labels, fashion_mnist.CLASS_NAMES
     if dataset == "cifar10":
         images, labels = cifar.load_tfds(split, data_dir=data_dir, download=download)
     else:
