@@ -69,6 +69,15 @@ flags.DEFINE_float("elastic_sigma", DD.elastic_sigma, "affine: smoothness of the
 flags.DEFINE_enum("mean", DD.mean, list(data_inputs.MEANS),
                   "ImageNet mean: Caffe's or neon's mean colour, or the paper's per-pixel mean image (one pass).")
 flags.DEFINE_bool("pca_lighting", DD.pca_lighting, "ImageNet training: the paper's PCA colour augmentation.")
+flags.DEFINE_enum("resize", DD.resize, list(data_inputs.RESIZES),
+                  "ImageNet: the image crops are cut from (training and evaluation): the central square at 256x256 "
+                  "(the paper), the whole image at a shorter side of --scale_min..--scale_max (training; 256 for "
+                  "evaluation: neon), or squashed to 256x256 ignoring the aspect ratio (Caffe).")
+flags.DEFINE_integer("scale_min", DD.scale_min, "ImageNet training, --resize=shorter_side: smallest shorter side, "
+                                                "pixels (neon: 256).")
+flags.DEFINE_integer("scale_max", DD.scale_max, "ImageNet training, --resize=shorter_side: largest shorter side, "
+                                                "pixels (neon e7ab2c2e2: 384).")
+flags.DEFINE_bool("flip", DD.flip, "ImageNet training: random horizontal flips (neon v1.4.0's loader has none).")
 # ------------------------------------------------------------------------------------------------ optimiser
 flags.DEFINE_float("epochs", D.epochs, "Epochs to train in all (a resumed run counts the epochs already done).")
 flags.DEFINE_integer("train_steps", D.train_steps, "If > 0, train this many steps in all instead of --epochs.")

@@ -5,6 +5,8 @@ shape [2] (tf.random's stateless convention), so a seeded pipeline gives the sam
 
 Sources ([alexnet-paper] §2 and §4.1; [fb.resnet.torch-pca]):
 * "rescaled the image such that the shorter side was of length 256, and then cropped out the central 256x256 patch";
+  the reproductions instead squashed the image to 256x256 (Caffe, [caffe-imagenet-data]) or scaled its shorter side
+  to 256..384 and cropped anywhere in it (neon, [modelzoo-alexnet_neon.py@05498cf]);
 * training: random 224x224 patches and their horizontal reflections;
 * test: the four corner patches and the centre patch, and their reflections (ten patches), softmax averaged;
 * subtract "the mean activity over the training set from each pixel" (a mean image), or a mean RGB (Caffe's
@@ -33,12 +35,33 @@ def resize(image, shape):
 
 
 def resize_shorter_side(image, size=256):
-    """Bilinear resize so that the shorter side is ``size`` (aspect ratio kept). float32 out."""
+    """Bilinear resize so that the shorter side is ``size`` (an int or an int32 scalar tensor; aspect ratio kept,
+    the longer side rounded to the nearest pixel). float32 out."""
+    size = tf.cast(size, tf.int32)
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = size / tf.reduce_min(shape)
+    scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
     new_shape = tf.cast(tf.round(shape * scale), tf.int32)
     new_shape = tf.maximum(new_shape, size)  # rounding must not leave the shorter side at size - 1
     return resize(image, new_shape)
+
+
+def random_scale(seed, scale_min, scale_max):
+    """An integer uniform in [``scale_min``, ``scale_max``], both included (int32 scalar): the shorter side that
+    neon's ImageLoader ``scale_range=(scale_min, scale_max)`` draws for each training image
+    ([modelzoo-alexnet_neon.py@05498cf])."""
+    return tf.random.stateless_uniform([], seed, minval=scale_min, maxval=scale_max + 1, dtype=tf.int32)
+
+
+def random_resize_shorter_side(image, scale_min, scale_max, seed):
+    """``resize_shorter_side`` to a ``random_scale`` drawn from ``seed``: neon's scale augmentation."""
+    return resize_shorter_side(image, random_scale(seed, scale_min, scale_max))
+
+
+def squash(image, size=256):
+    """Bilinear resize to ``size`` x ``size`` whatever the aspect ratio: Caffe's ImageNet data, made by
+    ``convert_imageset --resize_height=256 --resize_width=256`` (``cv::resize``, INTER_LINEAR;
+    [caffe-imagenet-data]). float32 out."""
+    return resize(image, [size, size])
 
 
 def central_crop(image, size):
@@ -50,7 +73,8 @@ def central_crop(image, size):
 
 
 def random_crop(image, size, seed):
-    """A uniformly random ``size`` x ``size`` patch, inside the image."""
+    """A uniformly random ``size`` x ``size`` patch, inside the image: anywhere in it, whatever its shape (neon's
+    and Caffe's training crops)."""
     return tf.image.stateless_random_crop(image, tf.stack([size, size, tf.shape(image)[2]]), seed)
 
 

@@ -78,6 +78,97 @@ def test_resize_shorter_side_keeps_the_aspect_ratio():
     np.testing.assert_allclose(flat, 7.0, atol=1e-4)
 
 
+def _bilinear_resize_reference(image, height, width):
+    """NumPy: OpenCV's cv::resize INTER_LINEAR (what Caffe's convert_imageset used): output pixel (i, j) reads the
+    input at ((i + 0.5) H / height - 0.5, (j + 0.5) W / width - 0.5), clamped to the image, bilinearly."""
+    image = np.asarray(image, np.float64)
+
+    def taps(out_size, in_size):
+        x = np.clip((np.arange(out_size) + 0.5) * in_size / out_size - 0.5, 0, in_size - 1)
+        low = np.floor(x).astype(int)
+        return low, np.minimum(low + 1, in_size - 1), x - low
+
+    top, bottom, dy = taps(height, image.shape[0])
+    left, right, dx = taps(width, image.shape[1])
+    rows = image[top] * (1 - dy)[:, None, None] + image[bottom] * dy[:, None, None]
+    return rows[:, left] * (1 - dx)[None, :, None] + rows[:, right] * dx[None, :, None]
+
+
+def test_bilinear_reference_is_right_on_a_linear_ramp():
+    # a ramp is reproduced exactly by linear interpolation away from the clamped border: the reference's own check
+    ramp = np.broadcast_to(np.arange(40, dtype=np.float64)[None, :, None], (6, 40, 1))
+    out = _bilinear_resize_reference(ramp, 6, 10)  # 4x down: column j reads x = 4j + 1.5
+    np.testing.assert_allclose(out[0, :, 0], 4 * np.arange(10) + 1.5)
+
+
+def test_squash_ignores_the_aspect_ratio_and_equals_the_numpy_bilinear_reference():
+    rng = np.random.default_rng(3)
+    for shape in ((30, 45, 3), (45, 30, 3), (10, 7, 3), (16, 16, 3)):  # wide, tall, enlarged, unchanged
+        image = rng.integers(0, 256, shape).astype(np.uint8)
+        out = augment.squash(image, 16).numpy()
+        assert out.shape == (16, 16, 3) and out.dtype == np.float32
+        np.testing.assert_allclose(out, _bilinear_resize_reference(image, 16, 16), atol=1e-3)
+    np.testing.assert_array_equal(augment.squash(image, 16).numpy(), image)  # already 16x16: untouched
+    photo = skimage_data.chelsea()  # 300 x 451: squashed, not cropped
+    squashed = augment.squash(photo, 256).numpy()
+    np.testing.assert_allclose(squashed, _bilinear_resize_reference(photo, 256, 256), atol=1e-2)
+    # both edges of the photo survive: its first and last columns are (interpolations of) the squashed edges
+    np.testing.assert_allclose(squashed[:, 0].mean(), photo[:, :2].mean(), atol=4)
+    np.testing.assert_allclose(squashed[:, -1].mean(), photo[:, -2:].mean(), atol=4)
+
+
+def test_resize_shorter_side_to_a_tensor_size_in_both_orientations_equals_the_reference():
+    rng = np.random.default_rng(4)
+    for shape, size, expected in (((30, 45, 3), 20, (20, 30)), ((45, 30, 3), 20, (30, 20)),
+                                  ((31, 47, 3), 13, (13, 20)), ((47, 31, 3), 40, (61, 40))):
+        image = rng.integers(0, 256, shape).astype(np.uint8)
+        # the longer side is the nearest integer to longer * size / shorter
+        assert expected[0] == max(size, round(shape[0] * size / min(shape[:2])))
+        assert expected[1] == max(size, round(shape[1] * size / min(shape[:2])))
+        for size_arg in (size, tf.constant(size)):
+            out = augment.resize_shorter_side(image, size_arg).numpy()
+            assert out.shape[:2] == expected
+            np.testing.assert_allclose(out, _bilinear_resize_reference(image, *expected), atol=1e-3)
+
+
+def test_random_scale_is_a_uniform_integer_in_the_range_hitting_both_ends():
+    draws = np.array([int(augment.random_scale(tf.constant([s, 5]), 256, 384)) for s in range(3000)])
+    assert draws.min() == 256 and draws.max() == 384  # both ends included
+    assert len(set(draws)) == 129  # every size of neon's 256..384
+    assert abs(draws.mean() - 320) < 2 and abs(draws.std() - np.sqrt((129 ** 2 - 1) / 12)) < 1.5  # uniform
+    assert int(augment.random_scale(tf.constant([7, 5]), 256, 384)) == draws[7]  # seeded
+    assert {int(augment.random_scale(tf.constant([s, 5]), 256, 256)) for s in range(20)} == {256}
+
+
+def test_random_resize_shorter_side_draws_the_size_per_seed_in_both_orientations():
+    rng = np.random.default_rng(5)
+    wide = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    for image in (wide, wide.transpose(1, 0, 2)):
+        sizes = set()
+        for s in range(40):
+            seed = tf.constant([s, 9])
+            out = augment.random_resize_shorter_side(image, 6, 10, seed).numpy()
+            size = int(augment.random_scale(seed, 6, 10))
+            longer = round(30 * size / 20)
+            assert out.shape == ((size, longer, 3) if image is wide else (longer, size, 3))
+            np.testing.assert_allclose(out, _bilinear_resize_reference(image, *out.shape[:2]), atol=1e-3)
+            sizes.add(size)
+        assert sizes == {6, 7, 8, 9, 10}
+
+
+def test_random_crop_of_a_non_square_image_reaches_outside_its_central_square():
+    image = _numbered(20, 60)  # the central square: columns 20..39
+    lefts = []
+    for s in range(200):
+        crop = augment.random_crop(image, 16, tf.constant([s, 4])).numpy()
+        top, left = divmod(int(crop[0, 0, 0]) // 3, 60)
+        assert 0 <= top <= 4 and 0 <= left <= 44
+        np.testing.assert_array_equal(crop, image[top:top + 16, left:left + 16])
+        lefts.append(left)
+    assert min(lefts) == 0 and max(lefts) == 44  # both ends of the image
+    assert sum(left < 20 for left in lefts) > 50 and sum(left + 16 > 40 for left in lefts) > 50
+
+
 def test_subtract_mean_image_or_colour():
     image = _numbered(4, 4)
     np.testing.assert_array_equal(augment.subtract_mean(image, image).numpy(), 0.0)
@@ -276,9 +367,31 @@ def test_ops_inside_dataset_map_on_real_photos():
     assert [t.shape for t in tens] == [(10, 224, 224, 3)] * 3
 
 
+def test_neon_and_caffe_training_views_inside_dataset_map_on_real_photos_equal_eager():
+    photos = [skimage_data.astronaut(), skimage_data.chelsea(), skimage_data.coffee()]  # square, wide, wide
+    views = {
+        "neon": lambda image, seed: augment.random_flip(augment.random_crop(
+            augment.random_resize_shorter_side(image, 256, 384, seed[0]), 224, seed[1]), seed[2]),
+        "caffe": lambda image, seed: augment.random_flip(augment.random_crop(augment.squash(image, 256), 227,
+                                                                             seed[1]), seed[2]),
+    }
+    seeds = [tf.random.experimental.stateless_split(tf.constant([s, 1], tf.int64), 3) for s in range(3)]
+    for name, view in views.items():
+        ds = tf.data.Dataset.from_generator(lambda: iter(zip(photos, seeds)), output_signature=(
+            tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([3, 2], tf.int64)))
+        mapped = [x.numpy() for x in ds.map(view)]
+        size = 224 if name == "neon" else 227
+        assert [x.shape for x in mapped] == [(size, size, 3)] * 3
+        for photo, seed, out in zip(photos, seeds, mapped):
+            np.testing.assert_allclose(out, view(photo, seed).numpy(), atol=1e-3)
+            assert 0 <= out.min() and out.max() <= 255 and out.std() > 10  # a real photo's crop, not padding
+
+
 SEED = tf.constant([11, 3])
 OPS = {
     "resize_shorter_side": lambda x: augment.resize_shorter_side(x, 20),
+    "random_resize_shorter_side": lambda x: augment.random_resize_shorter_side(x, 10, 14, SEED),
+    "squash": lambda x: augment.squash(x, 7),
     "central_crop": lambda x: augment.central_crop(x, 5),
     "random_crop": lambda x: augment.random_crop(x, 5, SEED),
     "flip": augment.flip,

@@ -10,10 +10,18 @@ moves file names rather than megabytes and reading overlaps decoding):
   ``ILSVRC2012_img_train.tar`` and ``ILSVRC2012_img_val.tar`` (image-net.org, after registering).
 * ``imagenette``: the TFDS 10-class subset, for quick real runs where a download is possible.
 
-Preprocessing (Krizhevsky et al. 2012 §2, §4.1; ops in ``data.augment``): the shorter side rescaled to 256 and the
-central 256x256 kept -- done with the fused ``decode_and_crop_jpeg`` on the central square, then one resize to
-256x256, which is the same crop without decoding the discarded margins -- then for training a random 224 (or 227)
-crop, a random flip and PCA lighting, for evaluation the central crop or the ten crops; then mean subtraction.
+Preprocessing (ops in ``data.augment``). First the image that crops are cut from, by ``resize`` (``RESIZES``):
+
+* ``central_square`` (the default; Krizhevsky et al. 2012 §2): the shorter side rescaled to 256 and the central
+  256x256 kept -- done with the fused ``decode_and_crop_jpeg`` on the central square, then one resize to 256x256,
+  which is the same crop without decoding the discarded margins;
+* ``squash`` (Caffe's reference models, [caffe-imagenet-data]): the whole image resized to 256x256, aspect ratio
+  ignored;
+* ``shorter_side`` (neon's ImageLoader, [modelzoo-alexnet_neon.py@05498cf]): the whole image resized to a shorter
+  side drawn uniformly from ``scale`` = (min, max) for training, of 256 for evaluation, aspect ratio kept.
+
+Then the mean is subtracted, and for training a random 224 (or 227) crop anywhere in that image, a random flip
+(``flip``) and PCA lighting (``pca``); for evaluation the central crop or the ten crops.
 
 Bad files: every image's bytes are checked in the pipeline before decoding (JPEG/PNG signature; a JPEG must end
 with the EOI marker FF D9, which a truncated download lacks), and a failure names the file. ``skip_bad=True``
@@ -37,6 +45,10 @@ MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 # neon's BGRMeanSubtract default pixel_mean=[127, 119, 104] is B, G, R ([neon-examples-imagenet-alexnet.py]:
 # neon/data/dataloader_transformers.py line 127).
 MEAN_RGB = {"caffe": (123.0, 117.0, 104.0), "neon": (104.0, 119.0, 127.0)}
+# How an image becomes the image crops are cut from (module docstring), and that image's side (central_square,
+# squash) or shorter side (shorter_side: evaluation, and neon's validation loader, scale_range=(256, 256)).
+RESIZES = ("central_square", "shorter_side", "squash")
+BASE_SIZE = 256
 _WNID = re.compile(r"n\d{8}")
 JPEG_SOI, JPEG_EOI, PNG_SIGNATURE = b"\xff\xd8\xff", b"\xff\xd9", b"\x89PNG\r\n\x1a\n"
 
@@ -198,6 +210,41 @@ def decode_central(contents, name, size=256):
     return augment.resize(square, [size, size])
 
 
+def decode_whole(contents, name):
+    """Decode the whole image (uint8, H x W x 3) after ``_checked_image_bytes``'s checks: JPEG or PNG."""
+    contents, is_jpeg = _checked_image_bytes(contents, name)
+    image = tf.cond(is_jpeg, lambda: tf.io.decode_jpeg(contents, channels=3),
+                    lambda: tf.io.decode_png(contents, channels=3))
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _check_resize(resize):
+    if resize not in RESIZES:
+        raise ValueError(f"--resize={resize!r} is invalid; valid values: {', '.join(RESIZES)}.")
+
+
+def base_image(image, resize="central_square", size=BASE_SIZE):
+    """The image evaluation crops are cut from, for a decoded image (H, W, 3): its central square resized to
+    ``size`` x ``size`` (``central_square``), the whole image resized to ``size`` x ``size`` (``squash``) or resized
+    to a shorter side of ``size`` (``shorter_side``). float32."""
+    _check_resize(resize)
+    if resize == "squash":
+        return augment.squash(image, size)
+    if resize == "shorter_side":
+        return augment.resize_shorter_side(image, size)
+    return central_square(image, size)
+
+
+def decode_base(contents, name, resize="central_square", size=BASE_SIZE):
+    """``base_image`` from encoded bytes: the fused ``decode_central`` for ``central_square``, else the whole image
+    decoded and resized."""
+    _check_resize(resize)
+    if resize == "central_square":
+        return decode_central(contents, name, size)
+    return base_image(decode_whole(contents, name), resize, size)
+
+
 def central_square(image, size=256):
     """``decode_central`` for an already decoded image (H, W, 3): the central square, resized to ``size``."""
     return augment.resize(_square(image), [size, size])
@@ -208,29 +255,46 @@ def _square(image):
     return augment.central_crop(image, side)
 
 
-def eval_crops(square, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
-    """The central 256 (from ``decode_central``/``central_square``) minus the mean, then its central ``crop``
-    (crops="center") or the paper's ten crops as a (10, crop, crop, 3) stack (crops="ten")."""
-    image = augment.subtract_mean(square, mean)
+def eval_crops(base, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
+    """The evaluation image (from ``decode_base``/``base_image``: the central 256 by default) minus the mean, then
+    its central ``crop`` (crops="center") or the paper's ten crops -- its four corners and centre, then their
+    mirrors -- as a (10, crop, crop, 3) stack (crops="ten")."""
+    image = augment.subtract_mean(base, mean)
     if crops == "ten":
         return augment.ten_crops(image, crop)
     return augment.central_crop(image, crop)
 
 
-def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True):
-    """A training example: central 256 minus the mean (a 256x256x3 mean image, as the paper and Caffe's mean
-    file, or a mean RGB), random ``crop``, random flip, PCA lighting (a ~ N(0, 0.1))."""
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-    image = augment.subtract_mean(decode_central(contents, name), mean)
-    image = augment.random_flip(augment.random_crop(image, crop, seeds[0]), seeds[1])
+def train_base(contents, name, seed, resize="central_square", scale=(BASE_SIZE, BASE_SIZE)):
+    """The training image crops are cut from: ``decode_base``'s, except that for ``shorter_side`` the shorter side
+    is drawn from ``seed``, an integer uniform in [scale[0], scale[1]] (neon's ``scale_range``)."""
+    _check_resize(resize)
+    if resize == "shorter_side":
+        return augment.random_resize_shorter_side(decode_whole(contents, name), scale[0], scale[1], seed)
+    return decode_base(contents, name, resize)
+
+
+def train_image(contents, name, seed, crop=224, mean=MEAN_RGB["caffe"], pca=True, resize="central_square",
+                scale=(BASE_SIZE, BASE_SIZE), flip=True):
+    """A training example: ``train_base`` (the central 256 by default) minus the mean (a 256x256x3 mean image, as
+    the paper and Caffe's mean file, or a mean RGB), a random ``crop`` anywhere in it, a random flip (``flip``),
+    PCA lighting (``pca``: a ~ N(0, 0.1))."""
+    # four seeds: the first three are those of stateless_split(seed, 3), which the crops, flips and lighting used
+    # before the scale's was added, so a seeded run with the defaults still gets the same crops
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    image = augment.subtract_mean(train_base(contents, name, seeds[3], resize, scale), mean)
+    image = augment.random_crop(image, crop, seeds[0])
+    if flip:
+        image = augment.random_flip(image, seeds[1])
     if pca:
         image = augment.random_pca_lighting(image, seeds[2])
     return image
 
 
-def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"]):
-    """An evaluation example from encoded bytes: ``eval_crops`` of the decoded central 256."""
-    return eval_crops(decode_central(contents, name), crop, crops, mean)
+def eval_image(contents, name, crop=224, crops="center", mean=MEAN_RGB["caffe"], resize="central_square"):
+    """An evaluation example from encoded bytes: ``eval_crops`` of ``decode_base`` (the decoded central 256 by
+    default)."""
+    return eval_crops(decode_base(contents, name, resize), crop, crops, mean)
 
 
 def read_payload(source, payload):
@@ -238,10 +302,14 @@ def read_payload(source, payload):
     return source.read(payload) if source.read else payload
 
 
-def mean_image(source, log=print, batch_size=64):
-    """The paper's per-pixel mean: the average of the training images' central 256x256 (float64 sums), computed
+def mean_image(source, log=print, batch_size=64, resize="central_square"):
+    """The paper's per-pixel mean: the average of the training images' central 256x256 (float64 sums), or of the
+    squashed 256x256 images with ``resize="squash"`` (Caffe's mean file, computed from its resized training set),
     in one streaming pass over a ``Source`` with a progress line every 10,000 images."""
-    images = source.dataset.map(lambda payload, label, name: decode_central(read_payload(source, payload), name),
+    if resize not in ("central_square", "squash"):
+        raise ValueError(f"--mean=image is a 256x256 mean image, but --resize={resize} gives images of other sizes: "
+                         "pass a mean colour (--mean=neon or --mean=caffe), or --resize=central_square or squash.")
+    images = source.dataset.map(lambda payload, label, name: decode_base(read_payload(source, payload), name, resize),
                                 num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
     total, count = np.zeros((256, 256, 3)), 0
     for batch in images:
@@ -277,8 +345,9 @@ def load_source(source, split, data_dir=None, download=False, skip_bad=False, lo
 
 
 def make_dataset(source, batch_size, training, crop=224, crops="center", mean=MEAN_RGB["caffe"], pca=True,
-                 seed=None, input_context=None, shuffle_buffer=None, epoch=None, skip_batches=0):
-    """Batches of (images, labels) from a ``Source``.
+                 seed=None, input_context=None, shuffle_buffer=None, epoch=None, skip_batches=0,
+                 resize="central_square", scale=(BASE_SIZE, BASE_SIZE), flip=True):
+    """Batches of (images, labels) from a ``Source``, preprocessed by ``train_image`` or ``eval_image``.
 
     Training: shard (multi-worker), shuffle, read + decode + augment in parallel, batch dropping the remainder;
     repeated forever with ``epoch=None``, else that one epoch in the order fixed by (seed, epoch), starting after
@@ -295,11 +364,11 @@ def make_dataset(source, batch_size, training, crop=224, crops="center", mean=ME
         buffer = shuffle_buffer or (source.count if source.read and source.count else SHUFFLE_RECORDS)
         ds, seeds = shuffled(ds, buffer, seed, epoch)
         ds = tf.data.Dataset.zip(ds, seeds).skip(skip_batches * batch_size).map(
-            lambda example, s: (train_image(read_payload(source, example[0]), example[2], s, crop, mean, pca),
-                                example[1]),
+            lambda example, s: (train_image(read_payload(source, example[0]), example[2], s, crop, mean, pca,
+                                            resize, scale, flip), example[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
     else:
-        ds = ds.map(lambda payload, label, name: (eval_image(read_payload(source, payload), name, crop, crops, mean),
-                                                  label),
+        ds = ds.map(lambda payload, label, name: (eval_image(read_payload(source, payload), name, crop, crops, mean,
+                                                             resize), label),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

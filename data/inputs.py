@@ -4,7 +4,8 @@ the export bakes into a SavedModel.
 Two kinds, one interface (``train_dataset``, ``eval_dataset``, ``serving_state``, ``serve_images``, ``serve_bytes``):
 - ``ArrayInputs``: datasets held in memory (the digits, CIFAR-10), with All-CNN's GCN + ZCA (``--preprocess``).
 - ``ImageNetInputs``: ImageNet-style sources (a folder of JPEGs, TFDS imagenet2012, TFDS imagenette), with the
-  paper's crops, flips, PCA lighting and mean subtraction.
+  paper's crops, flips, PCA lighting and mean subtraction, cut from the central square (the paper), the squashed
+  image (Caffe) or the image scaled to a shorter side (neon) (``--resize``).
 The evaluation split and the export use the same preprocessing functions, so a SavedModel and evaluate.py agree.
 """
 
@@ -20,6 +21,7 @@ from data.whitening import global_contrast_normalize, whiten
 IMAGENET_DATASETS = {"imagenet_folder": "folder", "imagenet2012": "imagenet2012", "imagenette": "imagenette"}
 DATASETS = pipeline.DATASETS + tuple(IMAGENET_DATASETS)
 MEANS = tuple(imagenet.MEAN_RGB) + ("image",)
+RESIZES = imagenet.RESIZES  # ImageNet: how an image becomes the image crops are cut from
 # 32x32 datasets: All-CNN's GCN (scale 55) then ZCA (the paper, pylearn2, neon), GCN alone, or raw 0..255 pixels.
 PREPROCESSING = ("gcn_zca", "gcn", "none")
 CROPS = ("center", "ten")  # evaluation: the central crop, or the paper's ten (ImageNet)
@@ -40,6 +42,10 @@ class Config:
     max_shift: int = pipeline.MAX_SHIFT
     mean: str = "caffe"  # ImageNet: caffe | neon | image
     pca_lighting: bool = True  # ImageNet training
+    resize: str = "central_square"  # ImageNet: central_square | shorter_side | squash (imagenet.RESIZES)
+    scale_min: int = imagenet.BASE_SIZE  # ImageNet training, resize=shorter_side: shorter side uniform in
+    scale_max: int = imagenet.BASE_SIZE  # [scale_min, scale_max] pixels (neon: 256, 384); evaluation: 256
+    flip: bool = True  # ImageNet training: random horizontal flips
     crops: str = "center"  # evaluation: center | ten (ImageNet)
     seed: int = 0
     max_rotation: float = pipeline.Affine.max_rotation  # affine: degrees
@@ -54,10 +60,11 @@ class Config:
                                self.elastic_sigma)
 
 
-def check(config):
-    """ValueError naming the flag for a choice that no dataset supports."""
+def check(config, crop=None):
+    """ValueError naming the flag for a choice that no dataset supports, or (with the model's ``crop`` size) that
+    an ImageNet dataset cannot give."""
     choices = {"dataset": DATASETS, "preprocess": PREPROCESSING, "augmentation": pipeline.AUGMENTATIONS,
-               "mean": MEANS, "crops": CROPS}
+               "mean": MEANS, "crops": CROPS, "resize": RESIZES}
     for name, valid in choices.items():
         value = getattr(config, name)
         if value not in valid:
@@ -76,6 +83,23 @@ def check(config):
     if not 0.5 <= config.elastic_sigma <= 16:
         raise ValueError(f"--elastic_sigma={config.elastic_sigma} is invalid; valid values are pixels in [0.5, 16] "
                          "(Simard et al. 2003 used 4).")
+    if not 1 <= config.scale_min <= config.scale_max:
+        raise ValueError(f"--scale_min={config.scale_min} --scale_max={config.scale_max} is invalid; valid values: "
+                         "1 <= scale_min <= scale_max, pixels of the shorter side (neon: 256 and 384).")
+    if config.resize != "shorter_side" and (config.scale_min, config.scale_max) != (Config.scale_min,
+                                                                                     Config.scale_max):
+        raise ValueError(f"--scale_min={config.scale_min} --scale_max={config.scale_max} set the shorter side of "
+                         f"--resize=shorter_side; --resize={config.resize} crops from a {imagenet.BASE_SIZE}x"
+                         f"{imagenet.BASE_SIZE} image: pass --resize=shorter_side, or leave both at "
+                         f"{imagenet.BASE_SIZE}.")
+    if config.resize == "shorter_side" and config.mean == "image":
+        raise ValueError(f"--mean=image is a {imagenet.BASE_SIZE}x{imagenet.BASE_SIZE} per-pixel mean, but "
+                         "--resize=shorter_side gives images of other sizes: pass a mean colour (--mean=neon or "
+                         "--mean=caffe), or --resize=central_square or --resize=squash.")
+    if (crop is not None and config.dataset in IMAGENET_DATASETS and config.resize == "shorter_side"
+            and config.scale_min < crop):
+        raise ValueError(f"--scale_min={config.scale_min} is smaller than the model's {crop}x{crop} crops: pass "
+                         f"--scale_min={crop} or more (neon: 256).")
     if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
         raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
                          "and is evaluated whole: use --crops=center.")
@@ -86,7 +110,7 @@ def load(config, image_size, cache_dir=None, log=print):
 
     FileNotFoundError/ValueError name the missing or bad data and the flag that fixes it.
     """
-    check(config)
+    check(config, image_size)
     if config.dataset in IMAGENET_DATASETS:
         return ImageNetInputs(config, image_size, cache_dir, log)
     return ArrayInputs(config, image_size, log)
@@ -205,7 +229,8 @@ class ArrayInputs:
 
 
 class ImageNetInputs:
-    """ImageNet-style sources: the paper's training crops and the central (or ten) crops for evaluation."""
+    """ImageNet-style sources: the training crops and the central (or ten) crops for evaluation, of the image that
+    ``config.resize`` makes (``imagenet.train_base``, ``imagenet.decode_base``)."""
     eval_split = "validation"
 
     def __init__(self, config, image_size, cache_dir=None, log=print):
@@ -224,13 +249,15 @@ class ImageNetInputs:
             imagenet.MEAN_RGB[config.mean])
 
     def _mean(self, cache_dir, log):
-        """The paper's per-pixel mean image, computed once per workdir (one pass over the training split)."""
-        path = os.path.join(cache_dir, "mean_image.npy") if cache_dir else None
+        """The paper's per-pixel mean image (of the central squares; with --resize=squash, of the squashed images),
+        computed once per workdir (one pass over the training split)."""
+        name = "mean_image.npy" if self.config.resize == "central_square" else f"mean_image_{self.config.resize}.npy"
+        path = os.path.join(cache_dir, name) if cache_dir else None
         if path and os.path.exists(path):
             return np.load(path)
         log(f"computing the mean image of the {self.train_source.count:,} training images (one pass; --mean=caffe "
             "skips it)")
-        mean = imagenet.mean_image(self.train_source, log=log)
+        mean = imagenet.mean_image(self.train_source, log=log, resize=self.config.resize)
         if path:
             from common.files import atomic_write
             with atomic_write(path, "wb") as f:
@@ -238,9 +265,11 @@ class ImageNetInputs:
         return mean
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
+        config = self.config
         return imagenet.make_dataset(self.train_source, batch_size, True, self.crop, mean=self.mean,
-                                     pca=self.config.pca_lighting, seed=self.config.seed,
-                                     input_context=input_context, epoch=epoch, skip_batches=skip_batches)
+                                     pca=config.pca_lighting, seed=config.seed, input_context=input_context,
+                                     epoch=epoch, skip_batches=skip_batches, resize=config.resize,
+                                     scale=(config.scale_min, config.scale_max), flip=config.flip)
 
     def _split(self, split):
         if split not in (None, "train", "validation"):
@@ -252,8 +281,10 @@ class ImageNetInputs:
         return self._split(split).count
 
     def eval_dataset(self, batch_size, split=None):
-        """Every image of ``split`` (default: validation) in order: central or ten crops; the last batch smaller."""
-        return imagenet.make_dataset(self._split(split), batch_size, False, self.crop, self.config.crops, self.mean)
+        """Every image of ``split`` (default: validation) in order: central or ten crops of ``imagenet.decode_base``'s
+        image for ``--resize``; the last batch smaller."""
+        return imagenet.make_dataset(self._split(split), batch_size, False, self.crop, self.config.crops, self.mean,
+                                     resize=self.config.resize)
 
     raw_kind = "bytes"
 
@@ -272,16 +303,18 @@ class ImageNetInputs:
         return {"mean": np.asarray(self.mean, np.float32)}
 
     def serve_images(self, images, state):
-        """Model inputs from a uint8 batch (N, H, W, 3): central square to 256, minus the mean, central crop."""
+        """Model inputs from a uint8 batch (N, H, W, 3): the evaluation image of ``--resize`` (by default the
+        central square to 256), minus the mean, central crop."""
         def one(image):
-            return imagenet.eval_crops(imagenet.central_square(image), self.crop, "center", state["mean"])
+            return imagenet.eval_crops(imagenet.base_image(image, self.config.resize), self.crop, "center",
+                                       state["mean"])
 
         return tf.map_fn(one, images, fn_output_signature=tf.TensorSpec(self.image_shape, tf.float32))
 
     def serve_bytes(self, contents, state):
         """Model inputs from a batch of encoded JPEG/PNG images, exactly as the evaluation split is read."""
         def one(data):
-            return imagenet.eval_crops(imagenet.decode_central(data, tf.constant("<request>")), self.crop, "center",
-                                       state["mean"])
+            return imagenet.eval_crops(imagenet.decode_base(data, tf.constant("<request>"), self.config.resize),
+                                       self.crop, "center", state["mean"])
 
         return tf.map_fn(one, contents, fn_output_signature=tf.TensorSpec(self.image_shape, tf.float32))
