@@ -45,35 +45,30 @@ class Variant:
     dropout_before_fc: bool = False  # torchvision applies dropout to the inputs of fc6 and fc7, not their outputs
 
 
+# [alexnet-paper]: two towers on conv2/4/5 (§3.2), LRN k=2 n=5 alpha=1e-4 beta=.75 after ReLU of conv1 and conv2,
+# then overlapping pooling 3/2 (§3.3-3.4); w ~ N(0, 0.01), bias 1 on conv2, conv4, conv5 and the hidden FC layers, 0
+# elsewhere (§5). 60,965,224 parameters.
+PAPER = Variant(
+    source="Krizhevsky et al. 2012 (NIPS), sections 3 and 5",
+    input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
+    lrn=PAPER_LRN, pool_before_lrn=False,
+    conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
+    fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0))
+
 VARIANT_TABLE = {
-    # [alexnet-paper]: two towers on conv2/4/5 (§3.2), LRN k=2 n=5 alpha=1e-4 beta=.75 after ReLU of conv1 and
-    # conv2, then overlapping pooling 3/2 (§3.3-3.4); w ~ N(0, 0.01), bias 1 on conv2, conv4, conv5 and the hidden FC
-    # layers, 0 elsewhere (§5). 60,965,224 parameters.
-    "paper": Variant(
-        source="Krizhevsky et al. 2012 (NIPS), sections 3 and 5",
-        input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
-        lrn=PAPER_LRN, pool_before_lrn=False,
-        conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
-        fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
+    "paper": PAPER,
     # The paper's network with the LRN of the authors' code, cuda-convnet2 ([cuda-convnet2-imagenet-cfg]): alpha
     # divided by the window size (k = 2 as the paper), where the paper's text gives alpha undivided. The paper's
     # text is the default (``paper``): the cfg file is the 2014 code's, not a record of the 2012 runs. 60,965,224.
-    "paper_convnet2": Variant(
-        source="Krizhevsky et al. 2012 with cuda-convnet2's cmrnorm (alpha / size, k 2)",
-        input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 2, 1, 2, 2), conv1_pad=((0, 3), (0, 3)),
-        lrn=CONVNET2_LRN, pool_before_lrn=False,
-        conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
-        fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
+    "paper_convnet2": dataclasses.replace(
+        PAPER, source="Krizhevsky et al. 2012 with cuda-convnet2's cmrnorm (alpha / size, k 2)", lrn=CONVNET2_LRN),
     # The paper's network without the towers: every grouped convolution a full one (conv2 5x5x96, conv4 3x3x384,
     # conv5 3x3x384), everything else the paper's. The TensorFlow AlexNet seed trained this ([tf-readme-004]: "I didn't
     # separate the layers"); its README's slips (fc 4098, depth_radius 5, conv5 384 wide, pooling listed under conv2
     # and conv3) are documented in BUILD.md, not reproduced. 62,378,344 parameters.
-    "paper_untowered": Variant(
-        source="Krizhevsky et al. 2012 without the two towers (TensorFlow AlexNet README, seed 004)",
-        input_size=224, widths=(96, 256, 384, 384, 256), towers=(1, 1, 1, 1, 1), conv1_pad=((0, 3), (0, 3)),
-        lrn=PAPER_LRN, pool_before_lrn=False,
-        conv_init=(0.01,) * 5, conv_bias=(0.0, 1.0, 0.0, 1.0, 1.0),
-        fc_init=(0.01, 0.01, 0.01), fc_bias=(1.0, 1.0, 0.0)),
+    "paper_untowered": dataclasses.replace(
+        PAPER, source="Krizhevsky et al. 2012 without the two towers (the TensorFlow AlexNet README, tf-readme-004)",
+        towers=(1, 1, 1, 1, 1)),
     # Caffe models/bvlc_alexnet/train_val.prototxt ([caffe-bvlc_alexnet]): paper order norm->pool, Caffe LRN (alpha/n,
     # k=1; [caffe-lrn]), group 2 on conv2/4/5, gaussian std .01 (.005 on fc6/fc7), bias 0.1 ("initialization to 1 gave
     # flat loss"), crop 227.
