@@ -27,10 +27,11 @@ Decisions where the sources disagree or are silent (BUILD.md lists them):
   strides=2``) and Caffe do; Keras' "same" would pad only the bottom/right. 3x3/2 max pooling uses Caffe's
   ceil-mode size (Keras "same"): 32 -> 16 -> 8.
 * Initialisation: the paper gives none ([hans321-cs4240]). The paper's variants default to He-normal ([he-init],
-  fan-in, ReLU gain), the initialisation designed for deep ReLU stacks without normalisation, which is exactly where
-  All-CNN stalls at chance with small Gaussians ([hans321-cs4240], [stefoe-all-conv-pytorch]; this project's own
-  stall: EXPERIMENTS.md, 2026-11-22, "The All-CNN stall on the digits"). ``init`` overrides it: a float is a
-  Gaussian std (0.05 is neon's), a string a Keras initializer name.
+  fan-in, ReLU gain), the initialisation designed for deep ReLU stacks without normalisation (peers report All-CNN
+  stalling with small Gaussians: [hans321-cs4240], [stefoe-all-conv-pytorch]). ``init`` overrides it: a float is a
+  Gaussian std (0.05 is neon's), a string a Keras initializer name. Measured on Fashion-MNIST, He-normal with zero
+  biases did not start at lr 0.05 where neon's 0.05 did; the ``allcnn_c`` recipe passes ``--init=0.05`` (BUILD.md,
+  "All-CNN-C's first epochs").
 * ``neon`` (the seed reporting 89.5%, [neon-readme-002]; its script [neon-cifar10_allcnn.py]): All-CNN-C with no
   biases (neon ``Conv(bias=None)``, [neon-layers]), Gaussian(0.05) everywhere, the classes padded to the next power
   of two (10 -> 16; the extra outputs never see a label), the last 3x3 conv padded and an 8x8 average.

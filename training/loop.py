@@ -428,7 +428,8 @@ class Trainer:
         self.validated_epoch.assign(epoch)
         report = self.validate()
         summaries.validation(report, step)
-        dead = f", {report['dead_classes']} dead classes" if report.get("dead_classes") else ""
+        dead = report.get("dead_classes")
+        dead = f", {dead} dead class{'es' if dead > 1 else ''}" if dead else ""
         tied = f", {report['tied_outputs']:.1%} with all scores tied" if report["tied_examples"] else ""
         self.log(f"validation after epoch {epoch} (step {step:,}): loss {report['loss']:.4f}, top-1 error "
                  f"{report['top1_error']:.2%}, top-5 error {report['top5_error']:.2%} "
