@@ -116,6 +116,19 @@ def load(config, image_size, cache_dir=None, log=print):
     return ArrayInputs(config, image_size, log)
 
 
+def named(config):
+    """The flags that chose the data, as the entry points' error messages start: ``--dataset=X --data_dir=Y``."""
+    return f"--dataset={config.dataset} --data_dir={config.data_dir}"
+
+
+def load_named(config, image_size, cache_dir=None, log=print):
+    """``load``, a FileNotFoundError/ValueError re-raised as one ValueError whose message starts with ``named``."""
+    try:
+        return load(config, image_size, cache_dir, log)
+    except (FileNotFoundError, ValueError) as err:
+        raise ValueError(f"{named(config)}: {err}") from None
+
+
 class ArrayInputs:
     """The digits or CIFAR-10, in memory: (GCN + ZCA fitted on the training split, cached) then batches."""
     eval_split = "test"

@@ -47,13 +47,6 @@ def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=Non
     return data_inputs.Config(**{k: v for k, v in values.items() if k in known})
 
 
-def _load_inputs(config, image_size, log):
-    try:
-        return data_inputs.load(config, image_size, log=log)
-    except (FileNotFoundError, ValueError) as err:
-        raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}") from None
-
-
 def _keras_predict(model):
     return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
@@ -79,7 +72,7 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
     except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
         raise ValueError(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
                          f"({type(err).__name__}: {str(err).splitlines()[0]}).") from None
-    inputs = _load_inputs(config, info["image_size"], log)
+    inputs = data_inputs.load_named(config, info["image_size"], log=log)
     return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model))
 
 
@@ -95,7 +88,7 @@ def from_saved_model(path, overrides=None, log=print):
         raise ValueError("--crops=ten needs the model itself: a SavedModel serves the central crop; use --workdir.")
     loaded = tf.saved_model.load(path)
     config = dataclasses.replace(data_config({"dataset": "digits"}, **overrides), preprocess="none")
-    inputs = _load_inputs(config, 32, log)
+    inputs = data_inputs.load_named(config, 32, log=log)
     signature = loaded.signatures["serve_images" if inputs.raw_kind == "images" else "serving_default"]
     return Scorable(path, path.rstrip("/"), config, inputs,
                     lambda batch: signature(images=batch)["all_probabilities"], raw=True)
@@ -111,7 +104,7 @@ def from_model_file(path, overrides=None, log=print):
         raise ValueError(f"--model_file={path}: cannot load it as a Keras model ({type(err).__name__}: {err}).") \
             from None
     config = data_config({"dataset": "digits"}, **(overrides or {}))
-    inputs = _load_inputs(config, model.input.shape[1], log)
+    inputs = data_inputs.load_named(config, model.input.shape[1], log=log)
     return Scorable(path, path, config, inputs, _keras_predict(model))
 
 
@@ -125,7 +118,7 @@ def score(scorable, split=None, batch_size=100):
         dataset = (inputs.raw_dataset if scorable.raw else inputs.eval_dataset)(batch_size, split)
         report = metrics.evaluate(scorable.predict, dataset, expected_count=expected)
     except (FileNotFoundError, ValueError) as err:
-        raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: {err}") from None
+        raise ValueError(f"{data_inputs.named(config)}: {err}") from None
     except DATA_ERRORS as err:
         raise ValueError(f"--dataset={config.dataset}: the data could not be read: {op_error_line(err)}") from None
     report.update(model=scorable.label, dataset=config.dataset, split=split, crops=config.crops,

@@ -27,15 +27,6 @@ from training.export import export
 from training.loop import Trainer, TrainingError
 
 
-def _load_inputs(config, image_size, log):
-    workdir = config.workdir
-    try:
-        return data_inputs.load(config.data, image_size, cache_dir=workdir if os.path.isdir(workdir) else None,
-                                log=log)
-    except (FileNotFoundError, ValueError) as err:
-        raise ValueError(f"--dataset={config.data.dataset} --data_dir={config.data.data_dir}: {err}") from None
-
-
 def train_and_evaluate(config, strategy=None, extra_files=None, log=print):
     """Train ``config`` (a ``training.config.Config``) to its end, or until SIGTERM/SIGINT (then a checkpoint is
     saved and the outcome says so); returns the ``training.loop.Outcome``. ``extra_files`` (name -> text) are
@@ -59,7 +50,8 @@ def train_and_evaluate(config, strategy=None, extra_files=None, log=print):
 
 def _train(config, strategy, extra_files, log):
     image_size = config.image_size or models.input_shape(config.model, config.variant)[0]
-    inputs = _load_inputs(config, image_size, log)
+    cache_dir = config.workdir if os.path.isdir(config.workdir) else None  # --mean=image's mean image
+    inputs = data_inputs.load_named(config.data, image_size, cache_dir, log)
     num_classes = config.num_classes or len(inputs.class_names)
     model_options = config.model_options()
 
@@ -76,9 +68,9 @@ def _train(config, strategy, extra_files, log):
     except DATA_ERRORS as err:
         # an image that cannot be read, found by the input pipeline in the middle of training
         raise TrainingError(
-            f"--dataset={config.data.dataset} --data_dir={config.data.data_dir}: the training data could not be "
-            f"read at step {int(trainer.step.numpy()) + 1:,}: {op_error_line(err)}. The checkpoints written so far "
-            "are kept; rerun the same command to resume once the data is fixed.") from None
+            f"{data_inputs.named(config.data)}: the training data could not be read at step "
+            f"{int(trainer.step.numpy()) + 1:,}: {op_error_line(err)}. The checkpoints written so far are kept; rerun "
+            "the same command to resume once the data is fixed.") from None
     if not trainer.chief:
         return outcome
     if outcome.stopped_by:
