@@ -44,5 +44,6 @@ def test_python_m_rejects_an_unknown_variant(module):
 def test_train_entry_point_checks_the_variant(tmp_path):
     result = run("train.py", "--model=alexnet", "--variant=bogus", f"--workdir={tmp_path / 'run'}")
     assert result.returncode != 0
-    assert "--variant='bogus' is not one of the alexnet variants: paper, bvlc" in result.stderr
+    assert "--variant='bogus' is not one of the alexnet variants: paper, paper_convnet2, paper_untowered, bvlc" in \
+        result.stderr
     assert not (tmp_path / "run").exists()
