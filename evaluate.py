@@ -28,8 +28,8 @@ flags.DEFINE_string("model_file", None, "A Keras model file (.keras).")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's).")
 flags.DEFINE_bool("download", DataConfig.download, "Let TFDS download and prepare the dataset if it is not there.")
-flags.DEFINE_bool("skip_bad_images", DataConfig.skip_bad_images, "ImageNet folder: leave out unreadable images "
-                  "(listed; the report's example count says how many were scored).")
+flags.DEFINE_bool("skip_bad_images", DataConfig.skip_bad_images, "ImageNet folder: leave out the evaluation "
+                  "split's unreadable images (listed; the report's example count says how many were scored).")
 flags.DEFINE_string("split", None, "Split to evaluate (default: test for 32x32 datasets, validation for ImageNet).")
 flags.DEFINE_enum("crops", DataConfig.crops, list(data_inputs.CROPS), "ImageNet: the central crop, or the paper's 10 "
                   "crops (4 corners + centre, and their mirrors) averaged.")

@@ -167,7 +167,8 @@ def config_from_flags(f):
     values.update(lr_milestones=_numbers(f.lr_milestones, "lr_milestones"),
                   bias_lr_milestones=_numbers(f.bias_lr_milestones, "bias_lr_milestones"),
                   dropout=_numbers(f.dropout, "dropout", example="0.2,0.5") if f.dropout else None,
-                  profile_steps=_numbers(f.profile_steps, "profile_steps", int, "10,20"))
+                  profile_steps=_numbers(f.profile_steps, "profile_steps", int, "10,20"),
+                  image_size=f.image_size or None)  # 0: the variant's size, as before the flag defaulted to None
     if f.init is not None:
         try:
             values["init"] = float(f.init)

@@ -104,6 +104,10 @@ def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path, run_train, scalars):
     (["--model=alexnet", "--variant=paper", "--image_size=16"], "--image_size is an All-CNN option"),
     (["--image_size=20"], "--dataset=digits comes at 16 or 32 pixels"),
     (["--elastic_alpha=-1"], "--elastic_alpha=-1.0 is invalid; valid values are >= 0"),
+    (["--eval_every_epochs=0"], "--eval_every_epochs=0 is invalid; it must be >= 1."),
+    (["--log_every_steps=0"], "--log_every_steps=0 is invalid; it must be >= 1."),
+    (["--train_steps=-1"], "--train_steps=-1 is invalid; it must be >= 0 (0: off)."),
+    (["--profile_steps=20,10"], "--profile_steps=20,10: expected START,END"),
 ])
 def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message, run_train):
     workdir = tmp_path / "run"

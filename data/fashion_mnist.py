@@ -12,6 +12,7 @@ and copied to three channels, the input All-CNN takes. A file is read as bytes, 
 import gzip
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def read_idx(path, magic, dimensions):
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as err:  # a corrupt gzip stream
+    except (OSError, EOFError, zlib.error) as err:  # not gzip, cut short, or a corrupt deflate stream
         raise ValueError(f"{path}: not a readable IDX file ({type(err).__name__}: {err}). Replace it "
                          f"({FETCH_HELP}).") from None
     header = 4 * (1 + dimensions)

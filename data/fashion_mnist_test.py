@@ -61,6 +61,11 @@ def test_bad_files_are_one_clear_message(tmp_path):
     with pytest.raises(ValueError, match="the header says 2,352 bytes of data for shape \\(3, 28, 28\\), the file "
                                          "holds 2,252"):
         fashion_mnist.load("train", str(tmp_path))
+    compressed = bytearray(gzip.compress(data))
+    compressed[20:40] = b"\xff" * 20  # a corrupt deflate stream behind a good gzip header
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(bytes(compressed))
+    with pytest.raises(ValueError, match="not a readable IDX file"):
+        fashion_mnist.load("train", str(tmp_path))
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
     with pytest.raises(ValueError, match="not a readable IDX file"):
         fashion_mnist.load("train", str(tmp_path))

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from common.errors import DATA_ERRORS, op_error_line
 from data import augment, imagenet, pipeline
 from data.whitening import global_contrast_normalize, whiten
 
@@ -105,14 +106,15 @@ def check(config, crop=None):
                          "and is evaluated whole: use --crops=center.")
 
 
-def load(config, image_size, cache_dir=None, log=print):
-    """The inputs for ``config`` and a model taking ``image_size`` x ``image_size`` images.
+def load(config, image_size, cache_dir=None, log=print, scan_train=True):
+    """The inputs for ``config`` and a model taking ``image_size`` x ``image_size`` images. ``scan_train=False``
+    leaves the training split unscanned by ``skip_bad_images`` (a scoring run reads the evaluation split only).
 
     FileNotFoundError/ValueError name the missing or bad data and the flag that fixes it.
     """
     check(config, image_size)
     if config.dataset in IMAGENET_DATASETS:
-        return ImageNetInputs(config, image_size, cache_dir, log)
+        return ImageNetInputs(config, image_size, cache_dir, log, scan_train)
     return ArrayInputs(config, image_size, log)
 
 
@@ -121,12 +123,15 @@ def named(config):
     return f"--dataset={config.dataset} --data_dir={config.data_dir}"
 
 
-def load_named(config, image_size, cache_dir=None, log=print):
-    """``load``, a FileNotFoundError/ValueError re-raised as one ValueError whose message starts with ``named``."""
+def load_named(config, image_size, cache_dir=None, log=print, scan_train=True):
+    """``load``, a FileNotFoundError/ValueError re-raised as one ValueError whose message starts with ``named``, and
+    a TensorFlow data error (an unreadable image met while computing the mean image) as one saying so."""
     try:
-        return load(config, image_size, cache_dir, log)
+        return load(config, image_size, cache_dir, log, scan_train)
     except (FileNotFoundError, ValueError) as err:
         raise ValueError(f"{named(config)}: {err}") from None
+    except DATA_ERRORS as err:
+        raise ValueError(f"{named(config)}: the data could not be read: {op_error_line(err)}") from None
 
 
 class ArrayInputs:
@@ -246,17 +251,16 @@ class ImageNetInputs:
     ``config.resize`` makes (``imagenet.train_base``, ``imagenet.decode_base``)."""
     eval_split = "validation"
 
-    def __init__(self, config, image_size, cache_dir=None, log=print):
+    def __init__(self, config, image_size, cache_dir=None, log=print, scan_train=True):
         self.config, self.crop = config, image_size
         source = IMAGENET_DATASETS[config.dataset]
         self.train_source = imagenet.load_source(source, "train", config.data_dir, config.download,
-                                                 config.skip_bad_images, log)
+                                                 config.skip_bad_images and scan_train, log)
         self.eval_source = imagenet.load_source(source, "validation", config.data_dir, config.download,
                                                 config.skip_bad_images, log)
         self.class_names = self.train_source.class_names
         if not self.train_source.count or not self.eval_source.count:
-            raise ValueError(f"--dataset={config.dataset} --data_dir={config.data_dir}: the training or validation "
-                             "split is empty or of unknown size.")
+            raise ValueError("the training or validation split is empty or of unknown size.")
         self.image_shape = (image_size, image_size, 3)
         self.mean = self._mean(cache_dir, log) if config.mean == "image" else np.float32(
             imagenet.MEAN_RGB[config.mean])

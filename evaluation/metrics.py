@@ -38,8 +38,8 @@ def top_k_hits(scores, labels, k):
     before = tf.range(classes)[None, :] < labels[:, None]
     ahead = tf.logical_or(scores > label_scores, tf.logical_and(tf.equal(scores, label_scores), before))
     rank = tf.reduce_sum(tf.cast(ahead, tf.int32), axis=-1)
-    rank = tf.where(tf.math.is_nan(label_scores[:, 0]), classes, rank)
-    return tf.reduce_sum(tf.cast(rank < k, tf.int64))
+    hits = tf.logical_and(rank < k, tf.logical_not(tf.math.is_nan(label_scores[:, 0])))
+    return tf.reduce_sum(tf.cast(hits, tf.int64))
 
 
 def tied_rows(scores):

@@ -85,6 +85,7 @@ def test_outputs_all_equal_score_the_share_labelled_0_not_100_percent():
     with_nan = uniform.copy()
     with_nan[1, 3] = np.nan  # a NaN score is never a hit
     assert int(metrics.top_k_hits(with_nan, labels, 10)) == 4  # never a hit, even of the top 10
+    assert int(metrics.top_k_hits(with_nan, labels, 12)) == 4  # nor with k beyond the class count
 
 
 def test_the_rule_is_the_same_per_replica_summed_over_two_replicas(two_cpu_strategy):

@@ -72,7 +72,7 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
     except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
         raise ValueError(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
                          f"({type(err).__name__}: {str(err).splitlines()[0]}).") from None
-    inputs = data_inputs.load_named(config, info["image_size"], log=log)
+    inputs = data_inputs.load_named(config, info["image_size"], workdir, log, scan_train=False)
     return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model))
 
 
@@ -88,7 +88,7 @@ def from_saved_model(path, overrides=None, log=print):
         raise ValueError("--crops=ten needs the model itself: a SavedModel serves the central crop; use --workdir.")
     loaded = tf.saved_model.load(path)
     config = dataclasses.replace(data_config({"dataset": "digits"}, **overrides), preprocess="none")
-    inputs = data_inputs.load_named(config, 32, log=log)
+    inputs = data_inputs.load_named(config, 32, log=log, scan_train=False)
     signature = loaded.signatures["serve_images" if inputs.raw_kind == "images" else "serving_default"]
     return Scorable(path, path.rstrip("/"), config, inputs,
                     lambda batch: signature(images=batch)["all_probabilities"], raw=True)
@@ -104,7 +104,7 @@ def from_model_file(path, overrides=None, log=print):
         raise ValueError(f"--model_file={path}: cannot load it as a Keras model ({type(err).__name__}: {err}).") \
             from None
     config = data_config({"dataset": "digits"}, **(overrides or {}))
-    inputs = data_inputs.load_named(config, model.input.shape[1], log=log)
+    inputs = data_inputs.load_named(config, model.input.shape[1], log=log, scan_train=False)
     return Scorable(path, path, config, inputs, _keras_predict(model))
 
 

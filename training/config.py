@@ -103,9 +103,13 @@ def check(config):
     """ValueError naming the flag for any value no run can use; nothing is written before this passes."""
     if not config.workdir:
         raise ValueError("--workdir is required: the directory for checkpoints, TensorBoard logs and flags.txt.")
-    if config.batch_size < 1:
-        raise ValueError(f"--batch_size={config.batch_size} is invalid; it must be >= 1.")
-    if len(config.profile_steps) not in (0, 2):
+    for name in ("batch_size", "eval_batch_size", "log_every_steps", "eval_every_epochs", "keep_checkpoints"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name}={getattr(config, name)} is invalid; it must be >= 1.")
+    for name in ("train_steps", "checkpoint_every_steps"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"--{name}={getattr(config, name)} is invalid; it must be >= 0 (0: off).")
+    if len(config.profile_steps) not in (0, 2) or list(config.profile_steps) != sorted(config.profile_steps):
         raise ValueError(f"--profile_steps={','.join(map(str, config.profile_steps))}: expected START,END, e.g. "
                          "10,20.")
     if config.mixed_precision not in PRECISIONS:
