@@ -181,6 +181,7 @@ def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value)")
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines; the run's own progress is printed
+    from common.workdir import FLAGS_FILE
     from training import distribute
     from training.config import check
     from training.loop import TrainingError
@@ -191,7 +192,7 @@ def main(argv):
         check(config)  # before the strategy: bad flags fail before TensorFlow's runtime (and a cluster) starts
         distribute.split_cpu(flags.FLAGS.cpu_devices)
         strategy = distribute.make(flags.FLAGS.strategy)
-        train_and_evaluate(config, strategy, extra_files={"flags.txt": resolved_flags()})
+        train_and_evaluate(config, strategy, extra_files={FLAGS_FILE: resolved_flags()})
     except (TrainingError, ValueError) as err:
         fail(str(err))
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import op_error_line
-from common.workdir import BEST, CHECKPOINTS, IDENTITY, RUN_FILE, model_state
+from common.workdir import BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, model_state, read_run_info
 from data import pipeline
 from evaluation import metrics
 from training import distribute, preemption, progress
@@ -206,9 +206,8 @@ class Trainer:
         latest checkpoint."""
         workdir = self.config.workdir
         path = os.path.join(workdir, RUN_FILE)
-        if os.path.exists(path):
-            with open(path) as f:
-                previous = json.load(f)
+        previous = read_run_info(workdir)
+        if previous is not None:
             different = [k for k in IDENTITY if previous.get(k) != self.run_info.get(k)]
             if different:
                 raise TrainingError(
@@ -216,7 +215,7 @@ class Trainer:
                         f"{k}={previous.get(k)!r}" for k in different) + " but this run has " + ", ".join(
                         f"{k}={self.run_info.get(k)!r}" for k in different) +
                     ": pass another --workdir, or the flags of that run (--flagfile=" +
-                    os.path.join(workdir, "flags.txt") + ").")
+                    os.path.join(workdir, FLAGS_FILE) + ").")
         if self.chief:
             self._check_writable()
             from common.files import atomic_write
