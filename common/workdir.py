@@ -45,13 +45,17 @@ def read_run_info(workdir):
         return json.load(f)
 
 
+def checkpoint_dir(workdir, which="latest"):
+    """The directory of the ``latest`` (checkpoints/) or ``best`` (best/) checkpoints; None for any other ``which``."""
+    directory = {"latest": CHECKPOINTS, "best": BEST}.get(which)
+    return os.path.join(workdir, directory) if directory else None
+
+
 def checkpoint_path(workdir, which="latest"):
     """The checkpoint ``which`` names: ``latest`` (of checkpoints/), ``best`` (of best/), or a path (…/ckpt-N);
     None when the directory has none yet."""
-    directory = {"latest": CHECKPOINTS, "best": BEST}.get(which)
-    if directory is None:
-        return which
-    return tf.train.latest_checkpoint(os.path.join(workdir, directory))
+    directory = checkpoint_dir(workdir, which)
+    return tf.train.latest_checkpoint(directory) if directory else which
 
 
 def restore_model(model, path):

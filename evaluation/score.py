@@ -63,8 +63,7 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
                          **info.get("model_options", {}))
     path = workdir_layout.checkpoint_path(workdir, checkpoint)
     if not path:
-        directory = os.path.join(workdir, {"latest": workdir_layout.CHECKPOINTS, "best": workdir_layout.BEST}[
-            checkpoint])
+        directory = workdir_layout.checkpoint_dir(workdir, checkpoint)
         raise ValueError(f"--workdir={workdir} has no {checkpoint} checkpoint yet (in {directory}): train first, or "
                          "pass --checkpoint=latest.")
     try:

@@ -10,7 +10,7 @@ import dataclasses
 
 import models
 from data import inputs as data_inputs
-from training.precision import PRECISIONS
+from training.precision import resolve_precision
 from training.schedules import Plateau, Schedule
 
 # the model options only All-CNN takes (a convolutional network up to its global average)
@@ -112,9 +112,7 @@ def check(config):
     if len(config.profile_steps) not in (0, 2) or list(config.profile_steps) != sorted(config.profile_steps):
         raise ValueError(f"--profile_steps={','.join(map(str, config.profile_steps))}: expected START,END, e.g. "
                          "10,20.")
-    if config.mixed_precision not in PRECISIONS:
-        raise ValueError(f"--mixed_precision={config.mixed_precision!r} is invalid; valid values: "
-                         f"{', '.join(PRECISIONS)}.")
+    resolve_precision(config.mixed_precision)  # a name not in PRECISIONS is named here
     config.resolved_variant  # noqa: B018  a wrong family or variant is named here
     config.model_options()
     config.schedules()

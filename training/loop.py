@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import op_error_line
-from common.workdir import BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, model_state, read_run_info
+from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, checkpoint_path, model_state,
+                            read_run_info)
 from data import pipeline
 from evaluation import metrics
 from training import distribute, preemption, progress
@@ -293,7 +294,7 @@ class Trainer:
             raise TrainingError(
                 f"a worker of this {self.workers}-worker job stopped answering at step {int(self.step.numpy()):,} "
                 f"({type(err).__name__}: {reason}): the job stops. The last checkpoint is "
-                f"{tf.train.latest_checkpoint(os.path.join(self.config.workdir, CHECKPOINTS))}; restart every "
+                f"{checkpoint_path(self.config.workdir)}; restart every "
                 "worker with the same command to resume from it.") from None
 
     def _train(self, stop):
@@ -385,7 +386,6 @@ class Trainer:
             return
         if epoch_done and (epoch % self.config.eval_every_epochs == 0) or step == self.total_steps:
             outcome.report = self._validate_and_keep_best(epoch, step, summaries)
-            summaries.histograms(self.model, step)  # with each validation (0.26 s each for All-CNN-C)
         outcome.checkpoint = self.save()
         bar.done(outcome.checkpoint if self.chief else None)
 
@@ -423,10 +423,12 @@ class Trainer:
         return self.inputs.display(images)
 
     def _validate_and_keep_best(self, epoch, step, summaries):
-        """Validate, log and summarise; apply the plateau rule; save best/ when the top-1 error is the lowest yet."""
+        """Validate, log and summarise (the weight histograms too); apply the plateau rule; save best/ when the top-1
+        error is the lowest yet."""
         self.validated_epoch.assign(epoch)
         report = self.validate()
         summaries.validation(report, step)
+        summaries.histograms(self.model, step)  # with each validation (0.26 s each for All-CNN-C)
         dead = report.get("dead_classes")
         dead = f", {dead} dead class{'es' if dead > 1 else ''}" if dead else ""
         tied = f", {report['tied_outputs']:.1%} with all scores tied" if report["tied_examples"] else ""
