@@ -2,15 +2,17 @@
 
 The python version (``cifar-10-python.tar.gz`` from https://www.cs.toronto.edu/~kriz/cifar.html) extracts to a
 directory ``cifar-10-batches-py/`` holding ``data_batch_1`` .. ``data_batch_5`` (training, 10,000 images each),
-``test_batch`` and ``batches.meta``. Each batch is a pickled dict: ``b"data"``, a 10000 x 3072 uint8 array whose
+``test_batch`` and ``batches.meta``. Each batch is a pickled dict (read with ``common.safe_pickle``: a batch file is
+untrusted, and a crafted one must not run code): ``b"data"``, a 10000 x 3072 uint8 array whose
 rows hold the red, then green, then blue 32x32 plane, row-major; ``b"labels"``, 10,000 ints in 0..9.
 CIFAR-10 fits in memory (150 MB as uint8), so both sources return whole arrays.
 """
 
 import os
-import pickle
 
 import numpy as np
+
+from common import safe_pickle
 
 NUM_CLASSES = 10
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -40,10 +42,12 @@ def read_batch(path):
     """(images uint8 (N, 32, 32, 3), labels int64 (N,)) of one python-pickle batch file."""
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = safe_pickle.load(f, encoding="bytes")  # untrusted: only NumPy's and plain globals resolve
         data, labels = batch[b"data"], batch[b"labels"]
     except FileNotFoundError:
         raise
+    except safe_pickle.UnsafePickleError as err:
+        raise ValueError(f"{path}: not a CIFAR-10 python batch: {err}") from None
     except Exception as err:  # truncated, not a pickle, or a pickle of something else
         raise ValueError(f"{path}: not a readable CIFAR-10 python batch ({type(err).__name__}: {err}). Re-extract "
                          "cifar-10-python.tar.gz.") from None

@@ -83,3 +83,18 @@ def test_tfds_builder_under_mock_data(tmp_path):
 def test_tfds_not_prepared_says_how_to_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="TFDS cifar10 is not prepared in .*: pass --download"):
         cifar.load_tfds("train", data_dir=str(tmp_path))
+
+
+def test_a_batch_that_asks_to_run_code_is_refused_without_running_it(cifar_dir, tmp_path):
+    directory, _ = cifar_dir
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+    with open(directory / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": Payload(), b"labels": [0]}, f, protocol=2)
+    with pytest.raises(ValueError, match=r"data_batch_1: not a CIFAR-10 python batch: the pickle asks for the global "
+                                         r"(posix|os)\.system"):
+        cifar.load_pickle_dir(str(directory), "train")
+    assert not marker.exists()
