@@ -18,6 +18,7 @@ columns are zero. The Caffe variants take 227x227.
 import dataclasses
 
 from common import spec
+from weights import load_into
 
 # LRN parametrisations ([alexnet-paper] §3.3, [caffe-lrn], [neon-lrn], [tf-lrn]). Caffe and neon divide alpha by the
 # window size and default k to 1.
@@ -159,12 +160,19 @@ def input_shape(variant="paper"):
     return (size, size, 3)
 
 
-def build(variant="paper", num_classes=1000, classifier_activation="softmax"):
+def build(variant="paper", num_classes=1000, classifier_activation="softmax", weights=None):
     """A Keras functional AlexNet of the given ``variant`` (one of ``VARIANTS``).
 
     Layer names follow the paper: conv1..conv5, lrn1, lrn2, pool1, pool2, pool5, fc6..fc8; the two-tower layers
-    are ``common.layers.TowerConv2D`` with sub-layers ``tower_0`` and ``tower_1``.
+    are ``common.layers.TowerConv2D`` with sub-layers ``tower_0`` and ``tower_1``. ``weights``: the path of a
+    published weights file for this variant (``bvlc_alexnet.caffemodel`` for 'bvlc', torchvision's
+    ``alexnet-owt-7be5be79.pth`` for 'one_weird_trick', neon's ``alexnet.p`` for 'neon' or 'neon_nolrn'; see
+    ``weights``), or None for the variant's initialisation.
     """
     spec.check_choice("variant", variant, VARIANTS)
     v = VARIANT_TABLE[variant]
-    return spec.build_model(f"alexnet_{variant}", input_shape(variant), _layers(v), num_classes, classifier_activation)
+    model = spec.build_model(f"alexnet_{variant}", input_shape(variant), _layers(v), num_classes,
+                             classifier_activation)
+    if weights is not None:
+        load_into(model, weights)
+    return model

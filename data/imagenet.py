@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from data import augment
+from weights import pytorch
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 SPLIT_DIRS = {"train": "train", "validation": "val"}
@@ -44,7 +45,10 @@ MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 # Mean colours in RGB order: Caffe's mean_value 104/117/123 is BGR (bvlc_reference_caffenet train_val.prototxt);
 # neon's BGRMeanSubtract default pixel_mean=[127, 119, 104] is B, G, R ([neon-examples-imagenet-alexnet.py]:
 # neon/data/dataloader_transformers.py line 127).
-MEAN_RGB = {"caffe": (123.0, 117.0, 104.0), "neon": (104.0, 119.0, 127.0)}
+# torchvision: 255 times its normalisation mean (the division by its std is folded into an imported conv1:
+# weights/pytorch.py).
+MEAN_RGB = {"caffe": (123.0, 117.0, 104.0), "neon": (104.0, 119.0, 127.0),
+            "torchvision": tuple(round(255.0 * m, 4) for m in pytorch.TORCHVISION_MEAN_RGB)}
 # How an image becomes the image crops are cut from (module docstring), and that image's side (central_square,
 # squash) or shorter side (shorter_side: evaluation, and neon's validation loader, scale_range=(256, 256)).
 RESIZES = ("central_square", "shorter_side", "squash")

@@ -1,0 +1,67 @@
+"""Caffe's bvlc_alexnet and bvlc_reference_caffenet, written as caffemodels with random weights, run by OpenCV's Caffe
+importer (the reference: Caffe's own layers, towers, LRN and ceil pooling) and imported here into ``bvlc`` and
+``caffenet``: the same fc8 outputs on the same images."""
+
+import cv2
+import numpy as np
+import pytest
+
+import alexnet
+from weights import caffe, load_into, testdata
+from weights import protobuf_wire as wire
+
+
+def _opencv_fc8(variant, tmp_path, caffemodel, images_rgb):
+    prototxt = tmp_path / f"{variant}_deploy.prototxt"
+    prototxt.write_text(testdata.deploy_prototxt(variant, batch=len(images_rgb)))
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    net.setInput(np.ascontiguousarray(images_rgb[..., ::-1].transpose(0, 3, 1, 2)))  # Caffe sees BGR, NCHW
+    return net.forward("fc8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant,v1", [("bvlc", True), ("caffenet", True), ("bvlc", False)])
+def test_imported_network_computes_what_caffe_computes(variant, v1, tmp_path):
+    path = tmp_path / f"{variant}.caffemodel"
+    testdata.write_caffemodel(path, variant, testdata.random_caffe_weights(variant), v1=v1)
+    images = np.random.default_rng(1).uniform(-128, 128, (2, 227, 227, 3)).astype(np.float32)  # mean-subtracted RGB
+    expected = _opencv_fc8(variant, tmp_path, path, images)
+    model = alexnet.build(variant, classifier_activation=None, weights=str(path))
+    ours = model(images, training=False).numpy()
+    assert np.abs(ours - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert (ours.argmax(1) == expected.argmax(1)).all()
+
+
+def test_the_layer_order_and_shapes_of_another_variant_are_named(tmp_path):
+    path = tmp_path / "caffenet.caffemodel"
+    testdata.write_caffemodel(path, "caffenet", testdata.random_caffe_weights("caffenet"))
+    model = alexnet.build("bvlc")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r"runs pool1 before norm1 \(CaffeNet's order\).*--variant=caffenet"):
+        load_into(model, str(path))
+    neon = alexnet.build("neon")
+    with pytest.raises(ValueError, match=r"layer conv2 \(Conv2D\) has weights of shapes \[\(5, 5, 96, 256\), "
+                                         r"\(256,\)\] here, the file gives \[\(5, 5, 48, 256\), \(256,\)\]"):
+        load_into(neon, str(path))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # nothing set
+
+
+def test_truncated_and_foreign_files(tmp_path):
+    path = tmp_path / "bvlc.caffemodel"
+    testdata.write_caffemodel(path, "bvlc", testdata.random_caffe_weights("bvlc"))
+    cut = tmp_path / "cut.caffemodel"
+    cut.write_bytes(path.read_bytes()[:1_000_000])
+    with pytest.raises(ValueError, match=r"cut\.caffemodel: not a readable \.caffemodel \(.*truncated"):
+        caffe.read_net(str(cut))
+    prototxt = tmp_path / "deploy.prototxt"
+    prototxt.write_text(testdata.deploy_prototxt("bvlc"))
+    with pytest.raises(ValueError, match=r"deploy\.prototxt: not a (readable )?\.caffemodel"):
+        caffe.read_net(str(prototxt))
+
+
+def test_mean_binaryproto_reads_back_as_rgb(tmp_path):
+    mean = np.random.default_rng(0).uniform(0, 255, (256, 256, 3)).astype(np.float32)
+    testdata.write_mean_binaryproto(tmp_path / "mean.binaryproto", mean)
+    assert np.array_equal(caffe.read_mean(str(tmp_path / "mean.binaryproto")), mean)
+    raw = (tmp_path / "mean.binaryproto").read_bytes()
+    assert wire.by_number(wire.fields(raw))[2][0][2] == 3  # channels: the legacy 4-D fields, as compute_image_mean
