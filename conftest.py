@@ -8,7 +8,10 @@ before. ``-m "not slow"`` selects the fast inner loop.
 import contextlib
 import glob
 import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags
@@ -107,3 +110,38 @@ def tensorboard_scalars(logdir):
 def scalars():
     """``scalars(logdir)``: ``tensorboard_scalars``."""
     return tensorboard_scalars
+
+
+# Runs in a fresh interpreter, outside the repository, with no project module importable.
+SERVE = r"""
+import sys, numpy as np, tensorflow as tf
+assert not any(m in sys.modules for m in ("models", "data", "training", "alexnet", "allcnn", "common"))
+loaded = tf.saved_model.load(sys.argv[1])
+inputs = np.load(sys.argv[2], allow_pickle=False)
+out = {}
+if "encoded" in inputs:
+    result = loaded.signatures["serving_default"](images=tf.constant(list(inputs["encoded"])))
+    out.update({f"bytes_{k}": v.numpy() for k, v in result.items()})
+if "images" in inputs:
+    result = loaded.signatures["serve_images"](images=tf.constant(inputs["images"]))
+    out.update({f"images_{k}": v.numpy() for k, v in result.items()})
+np.savez(sys.argv[3], **{k: v.astype(bytes) if v.dtype == object else v for k, v in out.items()})
+"""
+
+
+def _serve_elsewhere(export_dir, tmp_path, **arrays):
+    """Run the SavedModel at ``export_dir`` on ``arrays`` (encoded=..., images=...) in a fresh interpreter that
+    cannot import the project; its outputs, keyed bytes_<output> and images_<output>."""
+    np.savez(tmp_path / "request.npz", **arrays)
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE)
+    result = subprocess.run([sys.executable, str(script), str(export_dir), str(tmp_path / "request.npz"),
+                             str(tmp_path / "response.npz")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, PYTHONPATH=""))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / "response.npz"))
+
+
+@pytest.fixture(scope="session")
+def serve_elsewhere():
+    return _serve_elsewhere

@@ -5,6 +5,7 @@
     python evaluate.py --workdir=runs/alexnet_paper --crops=ten   # the paper's 10-crop test (ImageNet)
     python evaluate.py --saved_model=runs/digits/export       # an exported SavedModel, as it serves
     python evaluate.py --model_file=model.keras --dataset=digits
+    python evaluate.py --weights=bvlc_alexnet.caffemodel --model=alexnet --variant=bvlc --data_dir=imagenet  # published
 
 A workdir's run.json says which model, dataset and preprocessing the run used; ``--dataset``, ``--data_dir`` and
 ``--split`` override them. Every example counts: the last batch is smaller rather than dropped, and the count is
@@ -25,6 +26,18 @@ flags.DEFINE_string("workdir", None, "Training workdir: evaluates its latest (or
 flags.DEFINE_string("checkpoint", "latest", "With --workdir: latest, best, or a checkpoint path (…/ckpt-N).")
 flags.DEFINE_string("saved_model", None, "An exported SavedModel directory (its own preprocessing is used).")
 flags.DEFINE_string("model_file", None, "A Keras model file (.keras).")
+flags.DEFINE_string("weights", None, "A published weights file (Caffe .caffemodel, PyTorch state dict, neon .p) for "
+                    "--model/--variant, scored without training (BUILD.md, \"Published weights\").")
+flags.DEFINE_string("model", "alexnet", "With --weights: the model family the file is for (alexnet, allcnn).")
+flags.DEFINE_string("variant", None, "With --weights: the variant the file is for (e.g. bvlc, caffenet, "
+                    "one_weird_trick, neon, neon_nolrn).")
+flags.DEFINE_enum("mean", None, list(data_inputs.MEANS), "ImageNet mean (default: the run's; with --weights, the "
+                  "file's source's).")
+flags.DEFINE_string("mean_file", None, "With --mean=image: a Caffe mean .binaryproto instead of the computed mean.")
+flags.DEFINE_enum("resize", None, list(data_inputs.RESIZES), "ImageNet: how an image becomes the one crops are cut "
+                  "from (default: the run's; with --weights, the file's source's).")
+flags.DEFINE_string("export_dir", None, "With --weights: also export the imported model as a SavedModel that serves "
+                    "encoded images with this dataset's class names and preprocessing.")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's).")
 flags.DEFINE_bool("download", DataConfig.download, "Let TFDS download and prepare the dataset if it is not there.")
@@ -50,24 +63,33 @@ def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value)")
     f = flags.FLAGS
-    sources = [name for name in ("workdir", "saved_model", "model_file") if getattr(f, name)]
+    sources = [name for name in ("workdir", "saved_model", "model_file", "weights") if getattr(f, name)]
     if len(sources) != 1:
-        fail("give exactly one of --workdir (a training run), --saved_model (an export) or --model_file (.keras).")
+        fail("give exactly one of --workdir (a training run), --saved_model (an export), --model_file (.keras) or "
+             "--weights (a published file).")
+    if f.export_dir and not f.weights:
+        fail("--export_dir goes with --weights (a training run exports with train.py --export_dir).")
     if f.batch_size < 1:
         fail(f"--batch_size={f.batch_size} is invalid; valid values are integers >= 1.")
     logging.set_verbosity(logging.WARNING)
     from evaluation import metrics, score
 
     overrides = dict(dataset=f.dataset, data_dir=f.data_dir, preprocess=f.preprocess, zca_bias=f.zca_bias,
-                     zca_cache=f.zca_cache, download=f.download, crops=f.crops, skip_bad_images=f.skip_bad_images)
+                     zca_cache=f.zca_cache, download=f.download, crops=f.crops, skip_bad_images=f.skip_bad_images,
+                     mean=f.mean, mean_file=f.mean_file, resize=f.resize)
     try:
         if f.workdir:
             scorable = score.from_workdir(f.workdir, f.checkpoint, overrides, log=print)
         elif f.saved_model:
             scorable = score.from_saved_model(f.saved_model, overrides, log=print)
-        else:
+        elif f.model_file:
             scorable = score.from_model_file(f.model_file, overrides, log=print)
+        else:
+            scorable = score.from_weights(f.weights, f.model, f.variant, overrides, log=print)
         report = score.score(scorable, f.split, f.batch_size)
+        if f.export_dir:
+            from training import export
+            export.export(scorable.model, scorable.inputs, scorable.inputs.class_names, f.export_dir, log=print)
     except ValueError as err:
         fail(str(err))
     path = f.report or score.default_report_path(scorable, report)

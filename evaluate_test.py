@@ -5,14 +5,17 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import keras
+import numpy as np
+import pytest
 import tensorflow as tf
 
+import alexnet
 import allcnn
-from data import pipeline
+from data import imagenet, pipeline
+from data.testdata import photo_folder
 from evaluation import metrics
+from weights import testdata
 
 pytestmark = pytest.mark.slow  # every test runs evaluate.py in a subprocess
 
@@ -68,3 +71,50 @@ def test_evaluate_py_missing_dataset_is_one_clear_message(tmp_path):
                           f"--data_dir={tmp_path / 'cifar'}")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cifar' does not exist: download cifar-10-python.tar.gz" in result.stderr
+
+
+@pytest.mark.slow
+def test_published_caffemodel_is_scored_exported_and_served_alike(tmp_path, serve_elsewhere):
+    """evaluate.py --weights on a folder of real photos: the Keras model's probabilities on the evaluation images,
+    the report's counts, and the export served in a process without the project, all agree."""
+    root = photo_folder(tmp_path / "photos")
+    path = tmp_path / "bvlc_2class.caffemodel"
+    testdata.write_caffemodel(path, "bvlc", testdata.random_caffe_weights("bvlc", num_classes=2))
+    report_path, export_dir = tmp_path / "report.json", tmp_path / "export"
+    result = run_evaluate(f"--weights={path}", "--model=alexnet", "--variant=bvlc", f"--data_dir={root}",
+                          f"--report={report_path}", f"--export_dir={export_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "caffe weights: scoring with --resize=squash --mean=caffe" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["examples"] == 3 and report["classes"] == 2
+    # the same images through the Keras model in this process, with the same preprocessing
+    model = alexnet.build("bvlc", num_classes=2, weights=str(path))
+    files = sorted((root / "val").glob("*/*"))
+    labels = [0 if f.parent.name == "n01440764" else 1 for f in files]
+    encoded = [f.read_bytes() for f in files]
+    expected = np.stack([model(imagenet.eval_image(data, f.name, 227, "center", imagenet.MEAN_RGB["caffe"],
+                                                   resize="squash")[None], training=False).numpy()[0]
+                         for data, f in zip(encoded, files)])
+    assert report["top1_correct"] == int((expected.argmax(1) == labels).sum())
+    served = serve_elsewhere(export_dir, tmp_path, encoded=np.array(encoded, dtype=object).astype(bytes))
+    np.testing.assert_allclose(served["bytes_all_probabilities"], expected, rtol=1e-4, atol=1e-6)
+    assert list(served["bytes_class_names"][:, 0].astype(str)) == [
+        ("n01440764", "n01443537")[i] for i in expected.argmax(1)]
+
+
+def test_published_weights_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    root = photo_folder(tmp_path / "photos")
+    path = tmp_path / "bvlc.caffemodel"
+    testdata.write_caffemodel(path, "bvlc", testdata.random_caffe_weights("bvlc", num_classes=3))
+    result = run_evaluate(f"--weights={path}", "--variant=bvlc", f"--data_dir={root}",
+                          f"--export_dir={tmp_path / 'export'}")
+    assert result.returncode != 0 and not (tmp_path / "export").exists()
+    assert result.stderr.strip().splitlines()[-1].startswith("evaluate.py: error: --weights=")
+    assert "class layer fc8 has 2 outputs for --dataset=imagenet_folder" in result.stderr
+    result = run_evaluate(f"--weights={path}", "--variant=neon", f"--data_dir={root}")
+    assert "runs norm1 before pool1 (bvlc_alexnet's and the paper's order), but alexnet_neon runs the other; pass " \
+           "the variant the file was trained as (--variant=bvlc)" in result.stderr
+    result = run_evaluate(f"--weights={path}", "--variant=one_weird_trick", f"--data_dir={root}")
+    assert "layer conv1 (Conv2D) has weights of shapes [(11, 11, 3, 64), (64,)] here, the file gives [(11, 11, 3, " \
+           "96), (96,)]" in result.stderr
+    assert not list(tmp_path.glob("*.eval.json"))

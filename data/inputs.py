@@ -41,7 +41,8 @@ class Config:
     zca_cache: str = None
     augmentation: str = "none"  # arrays: none | flip_translate | translate | affine
     max_shift: int = pipeline.MAX_SHIFT
-    mean: str = "caffe"  # ImageNet: caffe | neon | image
+    mean: str = "caffe"  # ImageNet: caffe | neon | torchvision | image
+    mean_file: str = None  # ImageNet, mean=image: a Caffe mean .binaryproto instead of the computed mean image
     pca_lighting: bool = True  # ImageNet training
     resize: str = "central_square"  # ImageNet: central_square | shorter_side | squash (imagenet.RESIZES)
     scale_min: int = imagenet.BASE_SIZE  # ImageNet training, resize=shorter_side: shorter side uniform in
@@ -101,6 +102,9 @@ def check(config, crop=None):
             and config.scale_min < crop):
         raise ValueError(f"--scale_min={config.scale_min} is smaller than the model's {crop}x{crop} crops: pass "
                          f"--scale_min={crop} or more (neon: 256).")
+    if config.mean_file and config.mean != "image":
+        raise ValueError(f"--mean_file={config.mean_file} is a mean image: pass --mean=image with it (or drop it for "
+                         f"--mean={config.mean}).")
     if config.crops == "ten" and config.dataset not in IMAGENET_DATASETS:
         raise ValueError(f"--crops=ten is the paper's ImageNet test; --dataset={config.dataset} has 32x32 images "
                          "and is evaluated whole: use --crops=center.")
@@ -268,6 +272,14 @@ class ImageNetInputs:
     def _mean(self, cache_dir, log):
         """The paper's per-pixel mean image (of the central squares; with --resize=squash, of the squashed images),
         computed once per workdir (one pass over the training split)."""
+        if self.config.mean_file:
+            from weights import caffe
+            mean = caffe.read_mean(self.config.mean_file)
+            if mean.shape != (imagenet.BASE_SIZE, imagenet.BASE_SIZE, 3):
+                raise ValueError(f"--mean_file={self.config.mean_file}: a {mean.shape[0]}x{mean.shape[1]} mean image; "
+                                 f"the crops are cut from {imagenet.BASE_SIZE}x{imagenet.BASE_SIZE} images.")
+            log(f"mean image: {self.config.mean_file} (Caffe's, BGR turned RGB)")
+            return mean
         name = "mean_image.npy" if self.config.resize == "central_square" else f"mean_image_{self.config.resize}.npy"
         path = os.path.join(cache_dir, name) if cache_dir else None
         if path and os.path.exists(path):

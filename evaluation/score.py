@@ -3,6 +3,7 @@
     model = score.from_workdir("runs/digits", checkpoint="best")     # a training run's checkpoint
     model = score.from_saved_model("runs/digits/export")              # an export, through its own preprocessing
     model = score.from_model_file("model.keras", score.data_config({"dataset": "digits"}))
+    model = score.from_weights("bvlc_alexnet.caffemodel", "alexnet", "bvlc", {"data_dir": "imagenet"})
     report = score.score(model, split=None, batch_size=100)           # top-1/top-5 over every example
 
 Every problem (a missing or foreign source, a checkpoint that does not fit, data that is missing or unreadable) is
@@ -32,15 +33,16 @@ class Scorable:
     inputs: object
     predict: object
     raw: bool = False
+    model: object = None  # the Keras model, where there is one (for an export of imported weights)
 
 
 def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=None, zca_cache=None, download=False,
-                crops="center", skip_bad_images=False):
+                crops="center", skip_bad_images=False, mean=None, mean_file=None, resize=None):
     """The data options of a scoring run: ``base`` (a run's recorded options; ``data.inputs.Config``'s defaults
     for what it leaves out) with every argument that is not None in its place. ``skip_bad_images`` leaves out the
     unreadable images of an ImageNet folder (listed in the log; the report's ``examples`` counts what was scored)."""
     overrides = {"dataset": dataset, "data_dir": data_dir, "preprocess": preprocess, "zca_bias": zca_bias,
-                 "zca_cache": zca_cache}
+                 "zca_cache": zca_cache, "mean": mean, "mean_file": mean_file, "resize": resize}
     values = dict(base, download=download, crops=crops, skip_bad_images=skip_bad_images)
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {field.name for field in dataclasses.fields(data_inputs.Config)}
@@ -105,6 +107,37 @@ def from_model_file(path, overrides=None, log=print):
     config = data_config({"dataset": "digits"}, **(overrides or {}))
     inputs = data_inputs.load_named(config, model.input.shape[1], log=log, scan_train=False)
     return Scorable(path, path, config, inputs, _keras_predict(model))
+
+
+def from_weights(path, family, variant, overrides=None, log=print):
+    """A published weights file (``weights``: a Caffe .caffemodel, a PyTorch state dict, a neon .p) loaded into
+    ``family``/``variant``, scored with the data options ``overrides`` gives; the ImageNet resize and mean default
+    to the file's source's (``weights.SOURCE_PREPROCESSING``), said in the log."""
+    import weights
+    if not os.path.isfile(path):
+        raise ValueError(f"--weights={path}: no such file. Pass a .caffemodel, a PyTorch .pth or a neon .p file.")
+    variant = models.resolve_variant(family, variant)
+    kind = weights.detect(path)
+    overrides = dict(overrides or {})
+    config = data_config({"dataset": "imagenet_folder" if family == "alexnet" else "cifar10"}, **overrides)
+    if config.dataset in data_inputs.IMAGENET_DATASETS:
+        source = weights.SOURCE_PREPROCESSING[kind]
+        chosen = {key: overrides.get(key) or value for key, value in source.items()}
+        config = dataclasses.replace(config, **chosen)
+        log(f"{kind} weights: scoring with --resize={config.resize} --mean={config.mean} (the source's own: "
+            + " ".join(f"--{k}={v}" for k, v in source.items()) + "; the flags override)")
+    image_size = models.input_shape(family, variant)[0]
+    inputs = data_inputs.load_named(config, image_size, log=log, scan_train=False)
+    model = models.build(family, variant, num_classes=len(inputs.class_names))
+    try:
+        weights.load_into(model, path)
+    except ValueError as err:
+        classes = model.layers[-2 if model.layers[-1].name == "predictions" else -1].name
+        hint = (f" The class layer {classes} has {len(inputs.class_names)} outputs for --dataset={config.dataset}: "
+                "score the file on the classes it was trained on, or fine-tune it (train.py --init_from)."
+                if f"layer {classes} " in str(err) else "")
+        raise ValueError(f"--weights={err}{hint}") from None
+    return Scorable(f"{path} ({family} '{variant}')", path, config, inputs, _keras_predict(model), model=model)
 
 
 def score(scorable, split=None, batch_size=100):

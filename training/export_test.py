@@ -24,34 +24,6 @@ pytestmark = pytest.mark.slow  # every test trains, exports or serves in a fresh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Runs in a fresh interpreter, outside the repository, with no project module importable.
-SERVE = r"""
-import sys, numpy as np, tensorflow as tf
-assert not any(m in sys.modules for m in ("models", "data", "training", "alexnet", "allcnn", "common"))
-loaded = tf.saved_model.load(sys.argv[1])
-inputs = np.load(sys.argv[2], allow_pickle=False)
-out = {}
-if "encoded" in inputs:
-    result = loaded.signatures["serving_default"](images=tf.constant(list(inputs["encoded"])))
-    out.update({f"bytes_{k}": v.numpy() for k, v in result.items()})
-if "images" in inputs:
-    result = loaded.signatures["serve_images"](images=tf.constant(inputs["images"]))
-    out.update({f"images_{k}": v.numpy() for k, v in result.items()})
-np.savez(sys.argv[3], **{k: v.astype(bytes) if v.dtype == object else v for k, v in out.items()})
-"""
-
-
-def serve_elsewhere(export_dir, tmp_path, **arrays):
-    np.savez(tmp_path / "request.npz", **arrays)
-    script = tmp_path / "serve.py"
-    script.write_text(SERVE)
-    result = subprocess.run([sys.executable, str(script), str(export_dir), str(tmp_path / "request.npz"),
-                             str(tmp_path / "response.npz")], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, env=dict(os.environ, PYTHONPATH=""))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(np.load(tmp_path / "response.npz"))
-
-
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory, recipe_config):
     """The smoke recipe trained and exported through the library call (training.run), as train.py runs it."""
@@ -62,7 +34,7 @@ def digits_run(tmp_path_factory, recipe_config):
     return workdir
 
 
-def test_digits_export_serves_like_the_in_process_model(digits_run, tmp_path):
+def test_digits_export_serves_like_the_in_process_model(digits_run, tmp_path, serve_elsewhere):
     info = json.loads((digits_run / "run.json").read_text())
     model = models.build("allcnn", info["variant"], num_classes=info["num_classes"])
     workdir_layout.restore_model(model, workdir_layout.checkpoint_path(str(digits_run)))
@@ -81,7 +53,7 @@ def test_digits_export_serves_like_the_in_process_model(digits_run, tmp_path):
     assert list(names) == [digits.CLASS_NAMES[i] for i in expected.argmax(axis=1)]
 
 
-def test_photo_export_serves_like_the_in_process_model(tmp_path):
+def test_photo_export_serves_like_the_in_process_model(tmp_path, serve_elsewhere):
     root = photo_folder(tmp_path / "photos")
     config = data_inputs.Config(dataset="imagenet_folder", data_dir=str(root))
     inputs = data_inputs.load(config, 227, log=lambda *_: None)

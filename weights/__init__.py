@@ -17,6 +17,14 @@ import zipfile
 from weights import caffe, convert, pytorch
 
 FORMATS = ("caffe", "pytorch", "neon")
+# How each source made the images its published figures were measured on (ImageNet; the flags of data.inputs):
+# Caffe's validation LMDB squashed every image to 256x256 (examples/imagenet/create_imagenet.sh, RESIZE=true) and
+# subtracted its mean ([caffe-bvlc_alexnet]; ``--mean=image --mean_file=imagenet_mean.binaryproto`` for the mean
+# image itself); torchvision resizes the shorter side to 256 and normalises ([torchvision-alexnet]); neon scales the
+# shorter side to 256 and subtracts its BGR mean colour (weights/neon.py).
+SOURCE_PREPROCESSING = {"caffe": {"resize": "squash", "mean": "caffe"},
+                        "pytorch": {"resize": "shorter_side", "mean": "torchvision"},
+                        "neon": {"resize": "shorter_side", "mean": "neon"}}
 _PICKLE, _ZIP = b"\x80", b"PK\x03\x04"
 
 

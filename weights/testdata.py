@@ -13,7 +13,7 @@ _V1_TYPES = {"Convolution": 4, "InnerProduct": 14, "LRN": 15, "Pooling": 17, "Re
              "Softmax": 20}
 
 
-def caffe_layers(variant):
+def caffe_layers(variant, num_classes=1000):
     """[(name, type, bottom, top, params)] of the deploy network of 'bvlc' or 'caffenet'."""
     lrn = dict(local_size=5, alpha=1e-4, beta=0.75)
     layers, x = [], "data"
@@ -32,7 +32,7 @@ def caffe_layers(variant):
             for name, kind, params in (norm_pool[::-1] if variant == "caffenet" else norm_pool):
                 add(name, kind, params)
     add("pool5", "Pooling", dict(pool="MAX", kernel_size=3, stride=2))
-    for i, out in ((6, 4096), (7, 4096), (8, 1000)):
+    for i, out in ((6, 4096), (7, 4096), (8, num_classes)):
         add(f"fc{i}", "InnerProduct", dict(num_output=out))
         if i < 8:
             add(f"relu{i}", "ReLU", inplace=True)
@@ -41,13 +41,13 @@ def caffe_layers(variant):
     return layers
 
 
-def deploy_prototxt(variant, batch=1):
+def deploy_prototxt(variant, batch=1, num_classes=1000):
     """The deploy network as prototxt text (current ``layer`` format)."""
     lines = [f'name: "{variant}"', 'input: "data"',
              f"input_shape {{ dim: {batch} dim: 3 dim: 227 dim: 227 }}"]
     blocks = {"Convolution": "convolution_param", "InnerProduct": "inner_product_param", "LRN": "lrn_param",
               "Pooling": "pooling_param", "Dropout": "dropout_param"}
-    for name, kind, bottom, top, params in caffe_layers(variant):
+    for name, kind, bottom, top, params in caffe_layers(variant, num_classes):
         body = "".join(f" {k}: {v}" for k, v in params.items())
         block = f" {blocks[kind]} {{{body} }}" if params else ""
         lines.append(f'layer {{ name: "{name}" type: "{kind}" bottom: "{bottom}" top: "{top}"{block} }}')
@@ -64,11 +64,11 @@ def _shaped_blob(array):
     return wire.bytes_field(7, wire.packed_varints(1, array.shape)) + wire.packed_floats(5, array.reshape(-1))
 
 
-def random_caffe_weights(variant, seed=0):
+def random_caffe_weights(variant, seed=0, num_classes=1000):
     """{layer: (weight (out, in/group, kh, kw) or (out, in), bias)} with each layer's outputs of unit scale."""
     rng = np.random.default_rng(seed)
     shapes, channels = {}, 3
-    for name, kind, _, _, p in caffe_layers(variant):
+    for name, kind, _, _, p in caffe_layers(variant, num_classes):
         if kind == "Convolution":
             shapes[name] = (p["num_output"], channels // p["group"], p["kernel_size"], p["kernel_size"])
             channels = p["num_output"]
@@ -79,10 +79,11 @@ def random_caffe_weights(variant, seed=0):
 
 
 def write_caffemodel(path, variant, weights, v1=True):
+    num_classes = len(weights["fc8"][1])
     """A ``.caffemodel`` holding ``weights`` for the deploy network of ``variant``: V1 ``layers`` with legacy
     blob shapes (as the BVLC files), or the current ``layer`` message with ``BlobShape`` (``v1=False``)."""
     out = [wire.bytes_field(1, variant.encode())]
-    for name, kind, bottom, top, _ in caffe_layers(variant):
+    for name, kind, bottom, top, _ in caffe_layers(variant, num_classes):
         blobs = weights.get(name, ())
         if v1:
             body = (wire.bytes_field(2, bottom.encode()) + wire.bytes_field(3, top.encode())
