@@ -37,6 +37,9 @@ flags.DEFINE_list("dropout", D.dropout, "All-CNN dropout rates: the input's and 
                   "the paper's 0.2,0.5).")
 flags.DEFINE_string("init", D.init, "All-CNN weight init: a Gaussian std (neon: 0.05) or a Keras initializer name "
                                     "(default: the variant's, he_normal for the paper's All-CNN-C).")
+flags.DEFINE_string("init_from", D.init_from, "Start from a published weights file (Caffe .caffemodel, PyTorch state "
+                    "dict, neon .p) for --model/--variant; a class layer of another class count is re-initialised "
+                    "(said in the log). A resumed run continues from its checkpoint instead.")
 flags.DEFINE_float("class_bias", D.class_bias, "All-CNN: initial bias of the class conv (default: the variant's, 0; "
                    "the digits recipe uses 1 so that no class starts dead behind its ReLU).")
 # ------------------------------------------------------------------------------------------------ data

@@ -172,3 +172,40 @@ def test_every_flag_is_a_config_field_with_its_default():
     for name, default in fields.items():
         flag_default = flags.FLAGS[name].default
         assert (tuple(flag_default) if isinstance(flag_default, list) else flag_default) == default, name
+
+
+@pytest.mark.slow
+def test_init_from_published_weights_keeps_them_and_reinitialises_another_class_count(tmp_path, run_train, capsys):
+    """A 1000-class bvlc caffemodel fine-tuned on a 2-class folder of photos: with a learning rate of 1e-30 the
+    checkpoint holds the file's weights but for fc8 (2 classes, re-initialised, said in the log); the rerun
+    resumes from its checkpoint instead of importing again."""
+    import numpy as np
+
+    import alexnet
+    from common import workdir as workdir_layout
+    from data.testdata import photo_folder
+    from weights import testdata
+    root = photo_folder(tmp_path / "photos")
+    path = tmp_path / "bvlc.caffemodel"
+    file_weights = testdata.random_caffe_weights("bvlc")
+    testdata.write_caffemodel(path, "bvlc", file_weights)
+    workdir = tmp_path / "run"
+    args = ("--model=alexnet", "--variant=bvlc", "--dataset=imagenet_folder", f"--data_dir={root}",
+            f"--init_from={path}", f"--workdir={workdir}", "--batch_size=2", "--train_steps=1", "--learning_rate=1e-30",
+            "--eval_batch_size=3")
+    assert run_train(*args) is None
+    out = capsys.readouterr().out
+    assert f"from the published weights {path}; the class layer fc8 re-initialised (2 classes here" in out
+    model = alexnet.build("bvlc", num_classes=2)
+    workdir_layout.restore_model(model, workdir_layout.checkpoint_path(str(workdir)))
+    reference = alexnet.build("bvlc", weights=str(path))
+    for name in ("conv1", "conv2", "fc6", "fc7"):
+        for ours, theirs in zip(model.get_layer(name).get_weights(), reference.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    assert model.get_layer("fc8").get_weights()[0].shape == (4096, 2)
+    assert run_train(*args[:-2], "--train_steps=2", "--eval_batch_size=3") is None
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "published weights" not in out
+    bad = run_train(*args[:2], "--variant=neon", *args[2:5], f"--workdir={tmp_path / 'other'}", *args[6:])
+    assert bad.startswith("train.py: error: --init_from=") and "--variant=bvlc" in bad
+    assert not (tmp_path / "other").exists()

@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 import models
+import weights
 from common import workdir as workdir_layout
 from common.errors import DATA_ERRORS, op_error_line
 from data import inputs as data_inputs
@@ -113,7 +114,6 @@ def from_weights(path, family, variant, overrides=None, log=print):
     """A published weights file (``weights``: a Caffe .caffemodel, a PyTorch state dict, a neon .p) loaded into
     ``family``/``variant``, scored with the data options ``overrides`` gives; the ImageNet resize and mean default
     to the file's source's (``weights.SOURCE_PREPROCESSING``), said in the log."""
-    import weights
     if not os.path.isfile(path):
         raise ValueError(f"--weights={path}: no such file. Pass a .caffemodel, a PyTorch .pth or a neon .p file.")
     variant = models.resolve_variant(family, variant)

@@ -7,6 +7,7 @@ defaults train.py's flags take from here (the one place for each default). The d
 """
 
 import dataclasses
+import os
 
 import models
 from data import inputs as data_inputs
@@ -28,6 +29,7 @@ class Config:
     dropout: tuple = None  # All-CNN: the input's rate and the one after each pooling stage (None: 0.2, 0.5)
     init: float | str = None  # All-CNN: a Gaussian std or a Keras initializer name (None: the variant's)
     class_bias: float = None  # All-CNN: initial bias of the class conv (None: the variant's)
+    init_from: str = None  # a published weights file to start from (weights/); a resumed run ignores it
     # ----------------------------------------------------------------------------------------------------- data
     data: data_inputs.Config = data_inputs.Config()
     # ------------------------------------------------------------------------------------------------ optimiser
@@ -117,3 +119,6 @@ def check(config):
     config.model_options()
     config.schedules()
     data_inputs.check(config.data)
+    if config.init_from is not None and not os.path.isfile(config.init_from):
+        raise ValueError(f"--init_from={config.init_from}: no such file. Pass a .caffemodel, a PyTorch .pth or a "
+                         "neon .p file (BUILD.md, \"Published weights\").")

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import weights
 from common.errors import op_error_line
 from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, checkpoint_path, model_state,
                             read_run_info)
@@ -237,6 +238,11 @@ class Trainer:
             if self.plateau:
                 self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
             self.log(f"resumed from {latest} (step {int(self.step.numpy()):,})")
+        elif self.config.init_from:
+            fresh = weights.load_into(self.model, self.config.init_from, new_classes=True)
+            self.log(f"starting in {workdir} from the published weights {self.config.init_from}" + (
+                f"; the class layer {fresh} re-initialised ({self.model.get_layer(fresh).weights[-1].shape[0]} "
+                "classes here, another count in the file)" if fresh else ""))
         else:
             self.log(f"starting from scratch in {workdir}")
 

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 import models
+import weights
 from common.errors import DATA_ERRORS, op_error_line
 from common.workdir import BEST, CHECKPOINTS
 from data import inputs as data_inputs
@@ -58,7 +59,12 @@ def _train(config, strategy, extra_files, log):
     def build_model():
         return models.build(config.model, config.variant, num_classes=num_classes, **model_options)
 
-    build_model()  # a bad --init or --num_classes fails here, before anything is written
+    probe = build_model()  # a bad --init or --num_classes fails here, before anything is written
+    if config.init_from:
+        try:
+            weights.load_into(probe, config.init_from, new_classes=True)  # so does a file for another network
+        except ValueError as err:
+            raise ValueError(f"--init_from={err}") from None
     run_info = {"model": config.model, "variant": config.variant, "num_classes": num_classes,
                 "dataset": config.data.dataset, "image_size": image_size, "model_options": model_options,
                 "data": dataclasses.asdict(config.data)}

@@ -53,13 +53,21 @@ def read_params(path, model):
     return neon.to_params(neon.read(path), model, path)
 
 
-def load_into(model, path, skip=()):
+def class_layer(model):
+    """The name of ``model``'s last layer with weights (fc8, the class conv)."""
+    return [layer for layer in model.layers if layer.weights][-1].name
+
+
+def load_into(model, path, new_classes=False):
     """Set the weights of ``model`` from the published file at ``path`` (format detected from its bytes), checking
     every layer and shape first: a file for another variant raises a ValueError naming the layer and both shapes,
-    and leaves the model as it was. Layers in ``skip`` (the class layer when fine-tuning to other classes) keep
-    their initial weights. Returns the format."""
+    and leaves the model as it was. ``new_classes``: a class layer of another class count than the file's keeps its
+    initial weights (fine-tuning to other classes). Returns the name of the layer left so, or None."""
     if not isinstance(path, str) or not path:
         raise ValueError(f"weights={path!r}: expected the path of a .caffemodel, a PyTorch .pth or a neon .p file")
     params = read_params(path, model)
+    name = class_layer(model)
+    shapes = [tuple(w.shape) for w in model.get_layer(name).weights]
+    skip = (name,) if new_classes and name in params and [tuple(p.shape) for p in params[name]] != shapes else ()
     convert.assign(model, params, f"{path} into {model.name}", skip=skip)
-    return detect(path)
+    return name if skip else None
