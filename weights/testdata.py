@@ -104,3 +104,109 @@ def write_mean_binaryproto(path, mean_rgb):
     bgr = np.asarray(mean_rgb, np.float32)[:, :, ::-1].transpose(2, 0, 1)
     with open(path, "wb") as f:
         f.write(_legacy_blob(bgr[None]))
+
+
+# --- neon .p files: the dict Model.serialize writes ([neon-serialize]), pickled as Python 2's cPickle did ---
+
+NEON_VERSIONS = {"e7ab2c2e2": "1.2.1+e7ab2c2", "v1.4.0": "1.4.0+bc196cb", "v2.3.0": "2.3.0+9eb09d7"}
+
+
+def _neon_layer(kind, name, config=None, params=None):
+    layer = {"type": f"neon.layers.layer.{kind}", "config": dict(config or {}, name=name)}
+    if params is not None:
+        layer["params"] = params
+        layer["states"] = []  # the optimiser's velocities, as many arrays again: left out (the reader ignores them)
+    return layer
+
+
+def neon_layers(network, version, rng):
+    """The flat layer list neon saves for ``network`` ('neon_nolrn': ModelZoo 05498cf's AlexNet; 'neon':
+    ModelZoo 222d2df's CaffeNet-like AlexNet; 'allcnn': neon's examples/cifar10_allcnn.py), random weights scaled
+    for unit-size activations. From v2.2 a convolution with a bias is one ``Convolution_bias`` layer."""
+    fused = version == "v2.3.0"
+    layers, channels = [], 3
+
+    def conv(name, k, r, stride=1, pad=0, bias=True):
+        nonlocal channels
+        w = rng.normal(0, np.sqrt(2.0 / (channels * r * r)), (channels * r * r, k)).astype(np.float32)
+        b = rng.normal(0, 0.1, (k, 1)).astype(np.float32)
+        config = {"fshape": (r, r, k)}
+        if stride != 1:
+            config["strides"] = stride
+        if pad:
+            config["padding"] = pad
+        if bias and fused:
+            layers.append(_neon_layer("Convolution_bias", name, config, {"W": w, "weight_bias": b}))
+        else:
+            layers.append(_neon_layer("Convolution", name, config, {"W": w}))
+            if bias:
+                layers.append(_neon_layer("Bias", f"{name}_bias", {}, {"W": b}))
+        layers.append(_neon_layer("Activation", f"{name}_Rectlin", {"transform": {
+            "type": "neon.transforms.activation.Rectlin", "config": {"name": "Rectlin_0"}}}))
+        channels = k
+
+    def affine(name, nout, nin, softmax=False):
+        layers.append(_neon_layer("Linear", name, {"nout": nout}, {
+            "W": rng.normal(0, np.sqrt(2.0 / nin), (nout, nin)).astype(np.float32)}))
+        layers.append(_neon_layer("Bias", f"{name}_bias", {}, {"W": rng.normal(0, 0.1, (nout, 1)).astype(np.float32)}))
+        kind = "Softmax" if softmax else "Rectlin"
+        layers.append(_neon_layer("Activation", f"{name}_{kind}", {"transform": {
+            "type": f"neon.transforms.activation.{kind}", "config": {}}}))
+
+    def pool(name, size=3, stride=2, op=None):
+        config = {"fshape": size}
+        if stride != size:
+            config["strides"] = stride
+        if op:
+            config["op"] = op
+        layers.append(_neon_layer("Pooling", name, config))
+
+    lrn = {"depth": 5, "ascale": 1e-4, "bpower": 0.75}
+    if network == "neon_nolrn":
+        conv("Convolution_0", 64, 11, 4, 3), pool("Pooling_0"), conv("Convolution_1", 192, 5, pad=2)
+        pool("Pooling_1"), conv("Convolution_2", 384, 3, pad=1), conv("Convolution_3", 256, 3, pad=1)
+        conv("Convolution_4", 256, 3, pad=1), pool("Pooling_2")
+        affine("Linear_0", 4096, 9216), layers.append(_neon_layer("Dropout", "Dropout_0"))  # keep 0.5: default
+        affine("Linear_1", 4096, 4096), layers.append(_neon_layer("Dropout", "Dropout_1"))
+        affine("Linear_2", 1000, 4096, softmax=True)
+    elif network == "neon":
+        conv("conv1", 96, 11, 4), pool("pool1"), layers.append(_neon_layer("LRN", "norm1", lrn))
+        conv("conv2", 256, 5, pad=2), pool("pool2"), layers.append(_neon_layer("LRN", "norm2", lrn))
+        conv("conv3", 384, 3, pad=1), conv("conv4", 384, 3, pad=1), conv("conv5", 256, 3, pad=1), pool("pool5")
+        affine("fc6", 4096, 6400), layers.append(_neon_layer("Dropout", "drop6"))
+        affine("fc7", 4096, 4096), layers.append(_neon_layer("Dropout", "drop7"))
+        affine("fc8", 1000, 4096, softmax=True)
+    elif network == "allcnn":
+        layers.append(_neon_layer("Dropout", "Dropout_0", {"keep": 0.8}))
+        for stage, k in enumerate((96, 192)):
+            for i in range(3):
+                conv(f"Convolution_{3 * stage + i}", k, 3, stride=2 if i == 2 else 1, pad=1, bias=False)
+            layers.append(_neon_layer("Dropout", f"Dropout_{stage + 1}"))
+        conv("Convolution_6", 192, 3, pad=1, bias=False), conv("Convolution_7", 192, 1, bias=False)
+        conv("Convolution_8", 16, 1, bias=False), pool("Pooling_0", 8, 8, op="avg")
+        layers.append(_neon_layer("Activation", "Activation_0", {"transform": {
+            "type": "neon.transforms.activation.Softmax", "config": {}}}))
+    else:
+        raise ValueError(network)
+    return layers
+
+
+def neon_model_dict(layers, version, compat_mode="neon", input_shape=None):
+    saved = {"neon_version": NEON_VERSIONS.get(version, version),
+             "backend": {"type": "NervanaGPU", "compat_mode": compat_mode, "rng_seed": None,
+                         "rng_state": (("MT19937", np.zeros(624, np.uint32), 0, 0, 0.0), np.zeros(4, np.uint32))},
+             "model": {"type": "neon.layers.container.Sequential", "container": True,
+                       "config": {"name": "Sequential_0", "layers": layers}},
+             "epoch_index": 90}
+    if version != "e7ab2c2e2" and input_shape:
+        saved["train_input_shape"] = input_shape
+    return saved
+
+
+def write_neon_p(path, saved):
+    """Pickle ``saved`` at protocol 2 naming NumPy's globals as NumPy 1 did (``numpy.core.multiarray``), the
+    globals Python 2's cPickle wrote for neon's files."""
+    import pickle
+    data = pickle.dumps(saved, protocol=2).replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    with open(path, "wb") as f:
+        f.write(data)
