@@ -36,6 +36,8 @@ flags.DEFINE_enum("mean", None, list(data_inputs.MEANS), "ImageNet mean (default
 flags.DEFINE_string("mean_file", None, "With --mean=image: a Caffe mean .binaryproto instead of the computed mean.")
 flags.DEFINE_enum("resize", None, list(data_inputs.RESIZES), "ImageNet: how an image becomes the one crops are cut "
                   "from (default: the run's; with --weights, the file's source's).")
+flags.DEFINE_string("class_order", None, "With --weights: a text file naming the file's outputs in order, one per "
+                    "line (required for neon's ImageNet files, which follow the ILSVRC2012 devkit's order).")
 flags.DEFINE_string("export_dir", None, "With --weights: also export the imported model as a SavedModel that serves "
                     "encoded images with this dataset's class names and preprocessing.")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
@@ -85,7 +87,8 @@ def main(argv):
         elif f.model_file:
             scorable = score.from_model_file(f.model_file, overrides, log=print)
         else:
-            scorable = score.from_weights(f.weights, f.model, f.variant, overrides, log=print)
+            scorable = score.from_weights(f.weights, f.model, f.variant, overrides, log=print,
+                                          class_order=f.class_order)
         report = score.score(scorable, f.split, f.batch_size)
         if f.export_dir:
             from training import export

@@ -40,6 +40,9 @@ flags.DEFINE_string("init", D.init, "All-CNN weight init: a Gaussian std (neon: 
 flags.DEFINE_string("init_from", D.init_from, "Start from a published weights file (Caffe .caffemodel, PyTorch state "
                     "dict, neon .p) for --model/--variant; a class layer of another class count is re-initialised "
                     "(said in the log). A resumed run continues from its checkpoint instead.")
+flags.DEFINE_string("class_order", D.class_order, "With --init_from: a text file naming the file's outputs in order, "
+                    "one per line (neon's ImageNet files follow the ILSVRC2012 devkit's order; needed when the class "
+                    "layer is kept).")
 flags.DEFINE_float("class_bias", D.class_bias, "All-CNN: initial bias of the class conv (default: the variant's, 0; "
                    "the digits recipe uses 1 so that no class starts dead behind its ReLU).")
 # ------------------------------------------------------------------------------------------------ data

@@ -110,10 +110,11 @@ def from_model_file(path, overrides=None, log=print):
     return Scorable(path, path, config, inputs, _keras_predict(model))
 
 
-def from_weights(path, family, variant, overrides=None, log=print):
+def from_weights(path, family, variant, overrides=None, log=print, class_order=None):
     """A published weights file (``weights``: a Caffe .caffemodel, a PyTorch state dict, a neon .p) loaded into
     ``family``/``variant``, scored with the data options ``overrides`` gives; the ImageNet resize and mean default
-    to the file's source's (``weights.SOURCE_PREPROCESSING``), said in the log."""
+    to the file's source's (``weights.SOURCE_PREPROCESSING``), said in the log. ``class_order``: a text file naming
+    the file's outputs in order (``weights.read_class_list``), required for neon's ImageNet files."""
     if not os.path.isfile(path):
         raise ValueError(f"--weights={path}: no such file. Pass a .caffemodel, a PyTorch .pth or a neon .p file.")
     variant = models.resolve_variant(family, variant)
@@ -129,8 +130,13 @@ def from_weights(path, family, variant, overrides=None, log=print):
     image_size = models.input_shape(family, variant)[0]
     inputs = data_inputs.load_named(config, image_size, log=log, scan_train=False)
     model = models.build(family, variant, num_classes=len(inputs.class_names))
+    order = weights.read_class_list(class_order) if class_order else None
+    if kind == "neon" and order is None and config.dataset in data_inputs.IMAGENET_DATASETS:
+        raise ValueError(f"--weights={path}: neon's ImageNet outputs follow the ILSVRC2012 devkit's class order "
+                         "(meta.mat, ILSVRC2012_ID - 1), not the sorted WNIDs of the dataset: pass --class_order=FILE, "
+                         "the 1000 WNIDs in that order, one per line (BUILD.md, \"Published weights\").")
     try:
-        weights.load_into(model, path)
+        weights.load_into(model, path, class_order=order, classes=inputs.class_names)
     except ValueError as err:
         classes = model.layers[-2 if model.layers[-1].name == "predictions" else -1].name
         hint = (f" The class layer {classes} has {len(inputs.class_names)} outputs for --dataset={config.dataset}: "

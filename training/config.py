@@ -30,6 +30,7 @@ class Config:
     init: float | str = None  # All-CNN: a Gaussian std or a Keras initializer name (None: the variant's)
     class_bias: float = None  # All-CNN: initial bias of the class conv (None: the variant's)
     init_from: str = None  # a published weights file to start from (weights/); a resumed run ignores it
+    class_order: str = None  # with init_from: a text file naming the file's outputs in order (neon's ImageNet)
     # ----------------------------------------------------------------------------------------------------- data
     data: data_inputs.Config = data_inputs.Config()
     # ------------------------------------------------------------------------------------------------ optimiser

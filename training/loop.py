@@ -239,9 +239,11 @@ class Trainer:
                 self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
             self.log(f"resumed from {latest} (step {int(self.step.numpy()):,})")
         elif self.config.init_from:
-            fresh = weights.load_into(self.model, self.config.init_from, new_classes=True)
+            order = weights.read_class_list(self.config.class_order) if self.config.class_order else None
+            fresh = weights.load_into(self.model, self.config.init_from, new_classes=True, class_order=order,
+                                      classes=self.inputs.class_names)
             self.log(f"starting in {workdir} from the published weights {self.config.init_from}" + (
-                f"; the class layer {fresh} re-initialised ({self.model.get_layer(fresh).weights[-1].shape[0]} "
+                f"; the class layer {fresh} re-initialised ({self.model.get_layer(fresh).weights[0].shape[-1]} "
                 "classes here, another count in the file)" if fresh else ""))
         else:
             self.log(f"starting from scratch in {workdir}")

@@ -6,6 +6,7 @@ and without running anything a file asks for, into this project's networks.
 
     from weights import load_into
     load_into(model, "alexnet-owt-7be5be79.pth")       # a model of the variant the file is for
+    load_into(model, "alexnet.p", class_order=devkit_wnids, classes=sorted_wnids)  # neon: outputs reordered
 
 Each format's conventions (layouts, channel order, mean and scale, towers, flattening order) are handled and stated
 in its own module: ``weights.caffe``, ``weights.pytorch``, ``weights.neon``; ``weights.convert`` holds the layout
@@ -58,16 +59,52 @@ def class_layer(model):
     return [layer for layer in model.layers if layer.weights][-1].name
 
 
-def load_into(model, path, new_classes=False):
+def read_class_list(path):
+    """The class names in a text file, one per line: the first word of each non-empty line (a plain list of WNIDs,
+    or Caffe's synset_words.txt, ``n01440764 tench, Tinca tinca``)."""
+    try:
+        with open(path) as f:
+            names = [line.split()[0] for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--class_order={path}: cannot read it ({err})") from None
+    if len(set(names)) != len(names):
+        raise ValueError(f"--class_order={path}: a class is listed twice ({len(names) - len(set(names))} repeats)")
+    return names
+
+
+def reorder_classes(params, layer, class_order, classes, where):
+    """Permute the class layer's outputs in ``params`` from the file's order (``class_order``, the names of its
+    outputs in order) to ``classes`` (the names of this model's outputs, in order); outputs the model does not name
+    (neon's padding) keep their places after them."""
+    values = params[layer]
+    outputs = values[0].shape[-1]  # the kernel's last axis, (in, out) or (kh, kw, in, out)
+    if len(class_order) != outputs:
+        raise ValueError(f"{where}: the class list has {len(class_order)} names, the file's class layer {layer} has "
+                         f"{outputs} outputs: pass the list of the file's classes in its output order")
+    missing = [name for name in classes if name not in class_order]
+    if missing:
+        raise ValueError(f"{where}: the dataset's class {missing[0]!r} is not in the class list "
+                         f"({len(missing)} of {len(classes)} missing): the list and the dataset name classes alike "
+                         "(e.g. WNIDs)")
+    perm = [class_order.index(name) for name in classes]
+    perm += [i for i in range(outputs) if i not in set(perm)]
+    params[layer] = [v[..., perm] for v in values]
+
+
+def load_into(model, path, new_classes=False, class_order=None, classes=None):
     """Set the weights of ``model`` from the published file at ``path`` (format detected from its bytes), checking
     every layer and shape first: a file for another variant raises a ValueError naming the layer and both shapes,
     and leaves the model as it was. ``new_classes``: a class layer of another class count than the file's keeps its
-    initial weights (fine-tuning to other classes). Returns the name of the layer left so, or None."""
+    initial weights (fine-tuning to other classes). ``class_order``: the names of the file's outputs in order, to
+    reorder them as ``classes`` (the model's, e.g. the dataset's sorted WNIDs). Returns the name of the class layer
+    when it was left at its initial weights, else None."""
     if not isinstance(path, str) or not path:
         raise ValueError(f"weights={path!r}: expected the path of a .caffemodel, a PyTorch .pth or a neon .p file")
     params = read_params(path, model)
     name = class_layer(model)
     shapes = [tuple(w.shape) for w in model.get_layer(name).weights]
     skip = (name,) if new_classes and name in params and [tuple(p.shape) for p in params[name]] != shapes else ()
+    if class_order is not None and not skip and name in params:
+        reorder_classes(params, name, list(class_order), list(classes or sorted(class_order)), path)
     convert.assign(model, params, f"{path} into {model.name}", skip=skip)
     return name if skip else None

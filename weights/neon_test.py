@@ -153,3 +153,24 @@ def test_a_pickle_that_asks_for_code_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"evil\.p: the pickle asks for the global (posix|os)\.system"):
         load_into(allcnn.build("neon", num_classes=10), str(tmp_path / "evil.p"))
     assert not marker.exists()
+
+
+def test_class_order_reorders_the_outputs_and_a_wrong_list_is_named(tmp_path):
+    rng = np.random.default_rng(0)
+    layers = testdata.neon_layers("allcnn", "v2.3.0", rng)
+    path = tmp_path / "allcnn.p"
+    testdata.write_neon_p(path, testdata.neon_model_dict(layers, "v2.3.0"))
+    file_order = [f"c{i:02d}" for i in rng.permutation(16)]  # the names of the file's 16 outputs, in order
+    classes = sorted(file_order)[:10]  # the model's (the dataset's) 10 classes
+    model = allcnn.build("neon", num_classes=10, classifier_activation=None)
+    load_into(model, str(path), class_order=file_order, classes=classes)
+    image = rng.normal(0, 1, (1, 32, 32, 3)).astype(np.float32)
+    expected = neon_forward(layers, image[0].transpose(2, 0, 1))
+    ours = model(image, training=False).numpy()[0]
+    taken = [file_order.index(name) for name in classes]
+    np.testing.assert_allclose(ours[:10], expected[taken], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours[10:], expected[[i for i in range(16) if i not in taken]], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"the class list has 15 names, the file's class layer conv9 has 16 outputs"):
+        load_into(model, str(path), class_order=file_order[:15], classes=classes)
+    with pytest.raises(ValueError, match=r"the dataset's class 'zebra' is not in the class list"):
+        load_into(model, str(path), class_order=file_order, classes=["zebra"] + classes[1:])
