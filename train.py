@@ -73,8 +73,8 @@ flags.DEFINE_float("elastic_alpha", DD.elastic_alpha, "affine: elastic distortio
 flags.DEFINE_float("elastic_sigma", DD.elastic_sigma, "affine: smoothness of the elastic distortion, pixels (Simard "
                    "et al.: 4).")
 flags.DEFINE_enum("mean", DD.mean, list(data_inputs.MEANS),
-                  "ImageNet mean: Caffe's, neon's or torchvision's (255 x its mean; for its weights) mean colour, or the "
-                  "paper's per-pixel mean image (one pass).")
+                  "ImageNet mean: Caffe's, neon's or torchvision's (255 x its mean; for its weights) mean colour, or "
+                  "the paper's per-pixel mean image (one pass).")
 flags.DEFINE_string("mean_file", DD.mean_file, "With --mean=image: a Caffe mean .binaryproto (e.g. imagenet_mean."
                     "binaryproto, for Caffe's weights) instead of the mean image computed from the training split.")
 flags.DEFINE_bool("pca_lighting", DD.pca_lighting, "ImageNet training: the paper's PCA colour augmentation.")

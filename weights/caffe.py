@@ -99,8 +99,9 @@ def to_params(layers, model, path):
             _order(names, "pool1", "norm1") != _order(ours, "pool1", "lrn1"):
         theirs = "pool1 before norm1 (CaffeNet's order)" if _order(names, "pool1", "norm1") else \
             "norm1 before pool1 (bvlc_alexnet's and the paper's order)"
+        variant = "caffenet" if "CaffeNet" in theirs else "bvlc"
         raise ValueError(f"{path}: the file's network runs {theirs}, but {model.name} runs the other; pass the "
-                         f"variant the file was trained as (--variant={'caffenet' if 'CaffeNet' in theirs else 'bvlc'}).")
+                         f"variant the file was trained as (--variant={variant}).")
     params = {}
     for name, _, blobs in layers:
         if not blobs:

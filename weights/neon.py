@@ -18,8 +18,9 @@ The conventions this import handles ([neon-layers], [neon-backend]):
   dropout is inverted, as here, and nothing is folded;
 * pooling: neon's own mode floors the output size (CaffeNet's pool5 is 5x5 at 224: fc6 reads 6,400 inputs, the
   ``neon`` variant's); Caffe compatibility mode ceils it (6x6, 9,216), which no variant here builds: refused;
-* channels: neon's ImageNet loaders give BGR planes (OpenCV's decoder), so an AlexNet's conv1 is turned to RGB;
-  its mean (B 127, G 119, R 104) is ``--mean=neon``. CIFAR-10's planes are RGB: nothing to turn;
+* channels: neon's ImageNet loaders give BGR planes (OpenCV's decoder; [neon-imagenet-input]), so an AlexNet's
+  conv1 is turned to RGB; its mean (B 127, G 119, R 104) is ``--mean=neon``. CIFAR-10's planes are RGB: nothing
+  to turn;
 * classes: neon's ImageNet labels follow the ILSVRC2012 devkit (``meta.mat``, ILSVRC2012_ID - 1), not sorted
   WNIDs; ``weights.load_into(..., file_classes=...)`` reorders the class layer from a list the user gives.
   neon's All-CNN pads CIFAR-10's 10 classes to 16 outputs (the ``neon`` All-CNN variant's).

@@ -199,7 +199,7 @@ def read_state_dict(path):
 
 
 
-# torchvision's ImageNet normalisation, (x / 255 - mean) / std on RGB ([torchvision-alexnet]: the weights'
+# torchvision's ImageNet normalisation, (x / 255 - mean) / std on RGB ([torchvision-weights]: the weights'
 # transforms, ImageClassification(crop_size=224, resize_size=256) with these defaults).
 TORCHVISION_MEAN_RGB = (0.485, 0.456, 0.406)
 TORCHVISION_STD_RGB = (0.229, 0.224, 0.225)
