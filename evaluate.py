@@ -38,6 +38,8 @@ flags.DEFINE_enum("resize", None, list(data_inputs.RESIZES), "ImageNet: how an i
                   "from (default: the run's; with --weights, the file's source's).")
 flags.DEFINE_string("class_order", None, "With --weights: a text file naming the file's outputs in order, one per "
                     "line (required for neon's ImageNet files, which follow the ILSVRC2012 devkit's order).")
+flags.DEFINE_string("class_names", None, "With --export_dir: a text file of '<class> <description>' lines (Caffe's "
+                    "synset_words.txt) whose descriptions the export serves instead of the dataset's names (WNIDs).")
 flags.DEFINE_string("export_dir", None, "With --weights: also export the imported model as a SavedModel that serves "
                     "encoded images with this dataset's class names and preprocessing.")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
@@ -71,6 +73,8 @@ def main(argv):
              "--weights (a published file).")
     if f.export_dir and not f.weights:
         fail("--export_dir goes with --weights (a training run exports with train.py --export_dir).")
+    if f.class_names and not f.export_dir:
+        fail("--class_names names the classes of an export: pass --export_dir with it.")
     if f.batch_size < 1:
         fail(f"--batch_size={f.batch_size} is invalid; valid values are integers >= 1.")
     logging.set_verbosity(logging.WARNING)
@@ -91,8 +95,13 @@ def main(argv):
                                           class_order=f.class_order)
         report = score.score(scorable, f.split, f.batch_size)
         if f.export_dir:
+            import weights
             from training import export
-            export.export(scorable.model, scorable.inputs, scorable.inputs.class_names, f.export_dir, log=print)
+            names = scorable.inputs.class_names
+            if f.class_names:
+                descriptions = weights.read_class_descriptions(f.class_names)
+                names = [descriptions.get(name, name) for name in names]
+            export.export(scorable.model, scorable.inputs, names, f.export_dir, log=print)
     except ValueError as err:
         fail(str(err))
     path = f.report or score.default_report_path(scorable, report)

@@ -81,8 +81,10 @@ def test_published_caffemodel_is_scored_exported_and_served_alike(tmp_path, serv
     path = tmp_path / "bvlc_2class.caffemodel"
     testdata.write_caffemodel(path, "bvlc", testdata.random_caffe_weights("bvlc", num_classes=2))
     report_path, export_dir = tmp_path / "report.json", tmp_path / "export"
+    synset_words = tmp_path / "synset_words.txt"  # Caffe's format
+    synset_words.write_text("n01440764 tench, Tinca tinca\nn01443537 goldfish, Carassius auratus\n")
     result = run_evaluate(f"--weights={path}", "--model=alexnet", "--variant=bvlc", f"--data_dir={root}",
-                          f"--report={report_path}", f"--export_dir={export_dir}")
+                          f"--report={report_path}", f"--export_dir={export_dir}", f"--class_names={synset_words}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "caffe weights: scoring with --resize=squash --mean=caffe" in result.stdout
     report = json.loads(report_path.read_text())
@@ -99,7 +101,7 @@ def test_published_caffemodel_is_scored_exported_and_served_alike(tmp_path, serv
     served = serve_elsewhere(export_dir, tmp_path, encoded=np.array(encoded, dtype=object).astype(bytes))
     np.testing.assert_allclose(served["bytes_all_probabilities"], expected, rtol=1e-4, atol=1e-6)
     assert list(served["bytes_class_names"][:, 0].astype(str)) == [
-        ("n01440764", "n01443537")[i] for i in expected.argmax(1)]
+        ("tench, Tinca tinca", "goldfish, Carassius auratus")[i] for i in expected.argmax(1)]
 
 
 def test_published_weights_bad_input_is_one_line_and_writes_nothing(tmp_path):
@@ -118,3 +120,25 @@ def test_published_weights_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert "layer conv1 (Conv2D) has weights of shapes [(11, 11, 3, 64), (64,)] here, the file gives [(11, 11, 3, " \
            "96), (96,)]" in result.stderr
     assert not list(tmp_path.glob("*.eval.json"))
+
+
+@pytest.mark.slow
+def test_neon_imagenet_weights_need_the_class_order(tmp_path):
+    root = photo_folder(tmp_path / "photos")
+    rng = np.random.default_rng(0)
+    layers = testdata.neon_layers("neon_nolrn", "e7ab2c2e2", rng)
+    for layer in layers:  # a 2-class file, for the folder's 2 classes
+        if layer["config"]["name"] in ("Linear_2", "Linear_2_bias"):
+            layer["params"]["W"] = layer["params"]["W"][:2]
+    path = tmp_path / "alexnet.p"
+    testdata.write_neon_p(path, testdata.neon_model_dict(layers, "e7ab2c2e2"))
+    result = run_evaluate(f"--weights={path}", "--variant=neon_nolrn", f"--data_dir={root}")
+    assert result.returncode != 0
+    assert "neon's ImageNet outputs follow the ILSVRC2012 devkit's class order" in result.stderr
+    assert "--class_order=FILE" in result.stderr
+    order = tmp_path / "order.txt"
+    order.write_text("n01443537\nn01440764\n")  # the file's outputs: goldfish first
+    result = run_evaluate(f"--weights={path}", "--variant=neon_nolrn", f"--data_dir={root}", f"--class_order={order}",
+                          f"--report={tmp_path / 'r.json'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "neon weights: scoring with --resize=shorter_side --mean=neon" in result.stdout

@@ -43,6 +43,7 @@ each replica its own mask); the paper's and neon's scale at test time. The two a
 import dataclasses
 
 from common import spec
+from weights import load_into
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +133,7 @@ MIN_IMAGE_SIZE = 12  # two stride-2 stages leave 3x3 for the unpadded last 3x3 c
 
 
 def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
-          classifier_activation="softmax", image_size=None):
+          classifier_activation="softmax", image_size=None, weights=None):
     """A Keras functional All-CNN-family model for 32x32x3 images (the paper's CIFAR-10), or ``image_size`` x
     ``image_size`` ones: the network is convolutional up to its global average, so the same layers and parameters
     take any size of at least MIN_IMAGE_SIZE (at 16: 16 -> 8 -> 4, the last 3x3 conv 2x2, a quarter of the FLOPs).
@@ -142,6 +143,8 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     ``class_bias``: None keeps the variant's (0, or no bias for neon); a number is the initial bias of the class
     conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
     ``dropout``: None keeps the paper's (input 0.2, after each pooling stage 0.5); else the two rates.
+    ``weights``: the path of a published weights file for this variant (neon's ``cifar10_allcnn_e350.p`` for
+    'neon'; see ``weights``), or None for the variant's initialisation.
     """
     spec.check_choice("variant", variant, VARIANTS)
     spec.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
@@ -159,6 +162,9 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     if not isinstance(size, int) or isinstance(size, bool) or size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size={image_size!r} is invalid; valid values are integers >= {MIN_IMAGE_SIZE} "
                          "(the paper: 32).")
-    return spec.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]),
-                            _layers(v, init, pad, class_bias, dropout), output_classes(variant, num_classes),
-                            classifier_activation)
+    model = spec.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]),
+                             _layers(v, init, pad, class_bias, dropout), output_classes(variant, num_classes),
+                             classifier_activation)
+    if weights is not None:
+        load_into(model, weights)
+    return model

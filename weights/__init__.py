@@ -72,6 +72,17 @@ def read_class_list(path):
     return names
 
 
+def read_class_descriptions(path):
+    """{class name: description} from a text file of lines ``<name> <description>`` (Caffe's synset_words.txt:
+    ``n01440764 tench, Tinca tinca``); a line without a description maps the name to itself."""
+    try:
+        with open(path) as f:
+            pairs = [line.strip().split(None, 1) for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--class_names={path}: cannot read it ({err})") from None
+    return {pair[0]: pair[-1] for pair in pairs}
+
+
 def reorder_classes(params, layer, class_order, classes, where):
     """Permute the class layer's outputs in ``params`` from the file's order (``class_order``, the names of its
     outputs in order) to ``classes`` (the names of this model's outputs, in order); outputs the model does not name

@@ -64,7 +64,9 @@ def read_net(path):
             f = wire.by_number(wire.fields(message))
             layers.append((wire.text(f.get(1, [])), wire.text(f.get(2, [])), [_blob(b[2]) for b in f.get(7, [])]))
     except (wire.WireError, UnicodeDecodeError, IndexError) as err:
-        raise ValueError(f"{path}: not a readable .caffemodel ({err})") from None
+        raise ValueError(f"{path}: not a weights file this project reads: neither a zip archive (PyTorch) nor a "
+                         f"pickle (neon, legacy PyTorch), and not a readable .caffemodel ({err}); a truncated "
+                         "download fails so too") from None
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
     if not layers or not any(blobs for _, _, blobs in layers):

@@ -51,12 +51,16 @@ def test_truncated_and_foreign_files(tmp_path):
     testdata.write_caffemodel(path, "bvlc", testdata.random_caffe_weights("bvlc"))
     cut = tmp_path / "cut.caffemodel"
     cut.write_bytes(path.read_bytes()[:1_000_000])
-    with pytest.raises(ValueError, match=r"cut\.caffemodel: not a readable \.caffemodel \(.*truncated"):
+    with pytest.raises(ValueError, match=r"cut\.caffemodel: not a weights file this project reads.*truncated"):
         caffe.read_net(str(cut))
     prototxt = tmp_path / "deploy.prototxt"
     prototxt.write_text(testdata.deploy_prototxt("bvlc"))
-    with pytest.raises(ValueError, match=r"deploy\.prototxt: not a (readable )?\.caffemodel"):
+    with pytest.raises(ValueError, match=r"deploy\.prototxt: not a (weights file this project reads|\.caffemodel)"):
         caffe.read_net(str(prototxt))
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match=r"photo\.png: not a weights file this project reads: neither a zip"):
+        load_into(alexnet.build("bvlc"), str(png))
 
 
 def test_mean_binaryproto_reads_back_as_rgb(tmp_path):

@@ -87,8 +87,7 @@ def test_imported_network_computes_neons_forward_pass(network, version, family, 
         images = rng.uniform(-128, 128, (2, size, size, 3)).astype(np.float32)  # RGB, mean subtracted
         neon_input = images[..., ::-1]  # neon's loaders give BGR planes
     else:
-        model = allcnn.build("neon", num_classes=10, classifier_activation=None)
-        load_into(model, str(path))
+        model = allcnn.build("neon", num_classes=10, classifier_activation=None, weights=str(path))
         images = rng.normal(0, 1, (2, size, size, 3)).astype(np.float32)  # whitened CIFAR-10: RGB planes
         neon_input = images
     expected = np.stack([neon_forward(layers, image.transpose(2, 0, 1)) for image in neon_input])
