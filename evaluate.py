@@ -63,36 +63,48 @@ def fail(message):
     sys.exit(f"evaluate.py: error: {message}")
 
 
+def source_error(f):
+    """What is wrong with the flags naming the model to score (one of the four sources), or None."""
+    sources = [name for name in ("workdir", "saved_model", "model_file", "weights") if getattr(f, name)]
+    if len(sources) != 1:
+        return ("give exactly one of --workdir (a training run), --saved_model (an export), --model_file (.keras) or "
+                "--weights (a published file).")
+    if f.batch_size < 1:
+        return f"--batch_size={f.batch_size} is invalid; valid values are integers >= 1."
+    return None
+
+
+def load(f, log=print):
+    """The ``evaluation.score.Scorable`` the flags name (a ValueError names what is wrong). figures/__main__.py
+    takes its model and data the same way."""
+    from evaluation import score
+    overrides = dict(dataset=f.dataset, data_dir=f.data_dir, preprocess=f.preprocess, zca_bias=f.zca_bias,
+                     zca_cache=f.zca_cache, download=f.download, crops=f.crops, skip_bad_images=f.skip_bad_images,
+                     mean=f.mean, mean_file=f.mean_file, resize=f.resize)
+    if f.workdir:
+        return score.from_workdir(f.workdir, f.checkpoint, overrides, log=log)
+    if f.saved_model:
+        return score.from_saved_model(f.saved_model, overrides, log=log)
+    if f.model_file:
+        return score.from_model_file(f.model_file, overrides, log=log)
+    return score.from_weights(f.weights, f.model, f.variant, overrides, log=log, class_order=f.class_order)
+
+
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value)")
     f = flags.FLAGS
-    sources = [name for name in ("workdir", "saved_model", "model_file", "weights") if getattr(f, name)]
-    if len(sources) != 1:
-        fail("give exactly one of --workdir (a training run), --saved_model (an export), --model_file (.keras) or "
-             "--weights (a published file).")
+    if source_error(f):
+        fail(source_error(f))
     if f.export_dir and not f.weights:
         fail("--export_dir goes with --weights (a training run exports with train.py --export_dir).")
     if f.class_names and not f.export_dir:
         fail("--class_names names the classes of an export: pass --export_dir with it.")
-    if f.batch_size < 1:
-        fail(f"--batch_size={f.batch_size} is invalid; valid values are integers >= 1.")
     logging.set_verbosity(logging.WARNING)
     from evaluation import metrics, score
 
-    overrides = dict(dataset=f.dataset, data_dir=f.data_dir, preprocess=f.preprocess, zca_bias=f.zca_bias,
-                     zca_cache=f.zca_cache, download=f.download, crops=f.crops, skip_bad_images=f.skip_bad_images,
-                     mean=f.mean, mean_file=f.mean_file, resize=f.resize)
     try:
-        if f.workdir:
-            scorable = score.from_workdir(f.workdir, f.checkpoint, overrides, log=print)
-        elif f.saved_model:
-            scorable = score.from_saved_model(f.saved_model, overrides, log=print)
-        elif f.model_file:
-            scorable = score.from_model_file(f.model_file, overrides, log=print)
-        else:
-            scorable = score.from_weights(f.weights, f.model, f.variant, overrides, log=print,
-                                          class_order=f.class_order)
+        scorable = load(f)
         report = score.score(scorable, f.split, f.batch_size)
         if f.export_dir:
             import weights

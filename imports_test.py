@@ -2,7 +2,7 @@
 imports only its own package or the layers below it, and no flag is defined below the entry points.
 
 Layers, bottom up: common; weights (published files); alexnet, allcnn (the model families); models.py; data;
-evaluation; training. On top: the entry points train.py, evaluate.py, benchmark.py and tools/, and the tests."""
+evaluation; figures; training. On top: the entry points (``python -m`` modules, ``__main__.py``, among them) train.py, evaluate.py, benchmark.py and tools/, and the tests."""
 
 import ast
 import os
@@ -10,7 +10,8 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-LAYER = {"common": 0, "weights": 1, "alexnet": 2, "allcnn": 2, "models": 3, "data": 4, "evaluation": 5, "training": 6}
+LAYER = {"common": 0, "weights": 1, "alexnet": 2, "allcnn": 2, "models": 3, "data": 4, "evaluation": 5, "figures": 6,
+         "training": 7}
 ABOVE_THE_LIBRARY = {"train", "evaluate", "benchmark", "tools", "conftest"}
 
 
@@ -21,7 +22,7 @@ def library_modules():
         directory = os.path.join(ROOT, package)
         if os.path.isdir(directory):
             found += [(package, os.path.join(directory, name)) for name in sorted(os.listdir(directory))
-                      if name.endswith(".py") and not name.endswith("_test.py")]
+                      if name.endswith(".py") and not name.endswith("_test.py") and name != "__main__.py"]
     return found
 
 

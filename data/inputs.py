@@ -173,16 +173,19 @@ class ArrayInputs:
         self._eval = (eval_images, eval_labels)
         self._examples = {}
 
-    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
+    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):
         """``epoch``'s batches of ``batch_size`` after ``skip_batches``. With an ``input_context`` of P pipelines,
         every pipeline shuffles the whole split in the same order and takes every P-th batch (pipeline i: batches
         i, P + i, ...): a P-worker job then trains on exactly the global batches of a one-worker run with the same
-        global batch (the training split is small and in memory on every worker)."""
-        if "train" not in self._examples:  # cached once, reused by every epoch; built eagerly even when this is
-            with tf.init_scope():        # called inside a dataset function (pipeline.chain_epochs)
-                self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
+        global batch (the training split is small and in memory on every worker). ``as_seen``: the same examples
+        and augmentation on the images as a person sees them (0..1, before GCN and ZCA), for TensorBoard."""
+        key = "train_as_seen" if as_seen else "train"
+        if key not in self._examples:  # cached once, reused by every epoch; built eagerly even when this is
+            with tf.init_scope():    # called inside a dataset function (pipeline.chain_epochs)
+                self._examples[key] = pipeline.cached_examples(
+                    *self._train, (lambda x: tf.cast(x, tf.float32) / 255.0) if as_seen else self.preprocess)
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
-        return pipeline.batches(self._examples["train"], self.count("train"), batch_size, True, self.config.seed,
+        return pipeline.batches(self._examples[key], self.count("train"), batch_size, True, self.config.seed,
                                 epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,
                                 affine=self.config.affine())
 
@@ -208,13 +211,10 @@ class ArrayInputs:
         """(uint8 images, labels) batches of ``split``, unprocessed: what the ``serve_images`` signature takes."""
         return tf.data.Dataset.from_tensor_slices(self._split(split)).batch(batch_size)
 
-    def display(self, images):
-        """Training images scaled to 0..1 per image, for TensorBoard (whitened images have no fixed range; raw ones
-        come as uint8)."""
-        images = tf.cast(images, tf.float32)
-        low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
-        high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
-        return (images - low) / tf.maximum(high - low, 1e-6)
+    def display_examples(self, images, split, count):
+        """The first ``count`` examples of ``split`` as a person sees them (0..1, before GCN and ZCA); ``images``,
+        the same examples as the model sees them, are not needed."""
+        return self._split(split)[0][:count].astype(np.float32) / 255.0
 
     # -------------------------------------------------------------------------------------------- serving
     def serving_state(self):
@@ -293,12 +293,14 @@ class ImageNetInputs:
                 np.save(f, mean)
         return mean
 
-    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None):
+    def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):
+        """``epoch``'s training batches; ``as_seen``: the same crops with the mean added back (``display``)."""
         config = self.config
-        return imagenet.make_dataset(self.train_source, batch_size, True, self.crop, mean=self.mean,
-                                     pca=config.pca_lighting, seed=config.seed, input_context=input_context,
-                                     epoch=epoch, skip_batches=skip_batches, resize=config.resize,
-                                     scale=(config.scale_min, config.scale_max), flip=config.flip)
+        dataset = imagenet.make_dataset(self.train_source, batch_size, True, self.crop, mean=self.mean,
+                                        pca=config.pca_lighting, seed=config.seed, input_context=input_context,
+                                        epoch=epoch, skip_batches=skip_batches, resize=config.resize,
+                                        scale=(config.scale_min, config.scale_max), flip=config.flip)
+        return dataset.map(lambda x, y: (self.display(x), y)) if as_seen else dataset
 
     def _split(self, split):
         if split not in (None, "train", "validation"):
@@ -322,6 +324,10 @@ class ImageNetInputs:
         source = self._split(split)
         return source.dataset.map(lambda payload, label, name: (imagenet.read_payload(source, payload), label),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
+
+    def display_examples(self, images, split, count):
+        """Evaluation crops (``images``, mean subtracted) as a person sees them: ``display``."""
+        return self.display(tf.convert_to_tensor(images, tf.float32)).numpy()
 
     def display(self, images):
         """Mean-subtracted training crops shifted back to 0..1 (approximately: the mean colour is added back)."""

@@ -12,6 +12,10 @@ at once: a network whose outputs are all equal scores, in top-1, the share of it
 it would answer; ``tf.math.in_top_k``, which counts every class tied at the k-th place as a hit, scored it 100%.
 Counting ties as misses instead would under-report such a network (0%) and differ from what it serves.
 
+The confusion matrix counts, for each label (row), the class ranked first (column) under the same rule; its rows sum
+to the class counts and its diagonal to the top-1 hits. ``confusion_summary`` turns it into the report's per-class
+top-1, most-confused pairs and, for up to ``MATRIX_CLASSES`` classes, the matrix itself.
+
 Dead outputs: ``tied_rows`` counts the examples whose class scores are all equal (All-CNN's class convolutions
 behind a ReLU at zero give a uniform softmax); the report's ``dead_classes`` counts the classes whose class-layer
 output is zero on every example of the pass.
@@ -59,6 +63,7 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
     """
     count = top1 = top5 = tied = 0
     loss = 0.0
+    confusion = None
     class_peak = None  # per class, the largest |class-layer output| of the pass
     for images, labels in dataset:
         outputs = predict(images)
@@ -71,6 +76,10 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
             raise ValueError(f"labels {labels.min()}..{labels.max()} are outside the model's {scores.shape[-1]} "
                              "classes: the dataset and the model do not match.")
         count += len(labels)
+        if confusion is None:
+            confusion = np.zeros((scores.shape[-1],) * 2, np.int64)
+        ranked_first = np.where(np.isnan(scores), -np.inf, scores).argmax(axis=-1)  # ties: the lower index
+        np.add.at(confusion, (labels.astype(np.int64), ranked_first), 1)
         if with_loss:
             picked = scores[np.arange(len(labels)), labels.astype(np.int64)]
             loss -= float(np.log(np.clip(picked.astype(np.float64), 1e-7, 1.0)).sum())
@@ -87,12 +96,36 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
     report = {"examples": count, "top1_correct": top1, "top5_correct": top5,
               "top1_accuracy": top1 / count, "top5_accuracy": top5 / count,
               "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count,
-              "tied_examples": tied, "tied_outputs": tied / count}
+              "tied_examples": tied, "tied_outputs": tied / count, "confusion": confusion}
     if class_peak is not None:
         report["dead_classes"] = int((class_peak == 0).sum())
     if with_loss:
         report["loss"] = loss / count
     return report
+
+
+MATRIX_CLASSES = 20  # up to this many classes the report holds the whole confusion matrix (CIFAR-10, the digits)
+CONFUSED_PAIRS = 10
+
+
+def confusion_summary(confusion, class_names):
+    """The report's view of a confusion matrix (rows: labels; columns: the class ranked first): each class's top-1
+    accuracy by name (None for a class with no example), the ``CONFUSED_PAIRS`` most frequent (label, answered as,
+    count) mistakes by name, and the matrix itself for up to ``MATRIX_CLASSES`` classes."""
+    confusion = np.asarray(confusion)
+    names = list(class_names) + [str(i) for i in range(len(class_names), confusion.shape[0])]
+    totals = confusion.sum(axis=1)
+    per_class = {names[i]: (float(confusion[i, i] / totals[i]) if totals[i] else None)
+                 for i in range(confusion.shape[0])}
+    mistakes = confusion.copy()
+    np.fill_diagonal(mistakes, 0)
+    order = np.argsort(-mistakes, axis=None, kind="stable")[:CONFUSED_PAIRS]
+    pairs = [{"label": names[i], "answered": names[j], "count": int(mistakes[i, j])}
+             for i, j in zip(*np.unravel_index(order, mistakes.shape)) if mistakes[i, j]]
+    summary = {"per_class_top1": per_class, "most_confused": pairs}
+    if confusion.shape[0] <= MATRIX_CLASSES:
+        summary["confusion_matrix"] = confusion.tolist()
+    return summary
 
 
 def format_table(report, title):

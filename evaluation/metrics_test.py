@@ -118,3 +118,28 @@ def test_the_report_counts_tied_examples_and_dead_classes_as_numpy_does():
     tied = int((scores.max(axis=1) == scores.min(axis=1)).sum())
     assert (report["tied_examples"], report["tied_outputs"], report["dead_classes"]) == (tied, tied / 250, 2)
     assert report["top1_correct"] == numpy_top_k_hits(scores, labels, 1)
+
+
+def test_confusion_matrix_rows_sum_to_the_class_counts_and_its_diagonal_to_the_top1_hits():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 500)
+    scores = rng.normal(0, 1, (500, 10)).astype(np.float32)
+    scores[::7] = 0.0  # all tied: answered as class 0
+    batches = [(scores[i:i + 64], labels[i:i + 64]) for i in range(0, 500, 64)]
+    report = metrics.evaluate(lambda x: x, batches, expected_count=500)
+    confusion = report["confusion"]
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(labels, minlength=10))
+    assert np.trace(confusion) == report["top1_correct"]
+    expected = np.zeros((10, 10), np.int64)
+    for label, row in zip(labels, scores):
+        expected[label, np.argmax(row)] += 1  # np.argmax: the first of equal maxima, the module's rule
+    np.testing.assert_array_equal(confusion, expected)
+    names = [f"class{i}" for i in range(10)]
+    summary = metrics.confusion_summary(confusion, names)
+    assert summary["per_class_top1"]["class3"] == confusion[3, 3] / confusion[3].sum()
+    first = summary["most_confused"][0]
+    off = confusion - np.diag(np.diag(confusion))
+    assert first["count"] == off.max() and names.index(first["label"]) != names.index(first["answered"])
+    assert summary["confusion_matrix"] == confusion.tolist()
+    big = metrics.confusion_summary(np.eye(30, dtype=np.int64), [f"n{i}" for i in range(30)])
+    assert "confusion_matrix" not in big and big["most_confused"] == [] and big["per_class_top1"]["n29"] == 1.0

@@ -34,7 +34,7 @@ class Scorable:
     inputs: object
     predict: object
     raw: bool = False
-    model: object = None  # the Keras model, where there is one (for an export of imported weights)
+    model: object = None  # the Keras model, where there is one (not for a SavedModel): exports, figures
 
 
 def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=None, zca_cache=None, download=False,
@@ -75,7 +75,8 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
         raise ValueError(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
                          f"({type(err).__name__}: {str(err).splitlines()[0]}).") from None
     inputs = data_inputs.load_named(config, info["image_size"], workdir, log, scan_train=False)
-    return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model))
+    return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model),
+                    model=model)
 
 
 def from_saved_model(path, overrides=None, log=print):
@@ -107,7 +108,7 @@ def from_model_file(path, overrides=None, log=print):
             from None
     config = data_config({"dataset": "digits"}, **(overrides or {}))
     inputs = data_inputs.load_named(config, model.input.shape[1], log=log, scan_train=False)
-    return Scorable(path, path, config, inputs, _keras_predict(model))
+    return Scorable(path, path, config, inputs, _keras_predict(model), model=model)
 
 
 def from_weights(path, family, variant, overrides=None, log=print, class_order=None):
@@ -159,6 +160,7 @@ def score(scorable, split=None, batch_size=100):
         raise ValueError(f"{data_inputs.named(config)}: {err}") from None
     except DATA_ERRORS as err:
         raise ValueError(f"--dataset={config.dataset}: the data could not be read: {op_error_line(err)}") from None
+    report.update(metrics.confusion_summary(report.pop("confusion"), inputs.class_names))
     report.update(model=scorable.label, dataset=config.dataset, split=split, crops=config.crops,
                   classes=len(inputs.class_names))
     return report

@@ -23,6 +23,7 @@ from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, c
                             read_run_info)
 from data import pipeline
 from evaluation import metrics
+from figures import Figures, draw
 from training import distribute, preemption, progress
 from training import step as step_lib
 from training.optim import GROUPS
@@ -120,6 +121,8 @@ class Trainer:
         scoring = _with_class_layer(self.model)
         self._predict = tf.function(lambda x: scoring(x, training=False), reduce_retracing=True)
         self._warned_tied = False
+        self._warned_figures = False
+        self.figures = Figures(inputs, inputs.class_names)
 
     # ------------------------------------------------------------------------------------------------ step
     def _make_train_step(self):
@@ -335,7 +338,8 @@ class Trainer:
                 loss, counts, stop_requested, rates = self._step(iterator, step, epoch, stop)
                 step += 1
                 if show_first_batch:
-                    summaries.images("augmented training images", self._first_images(epoch, skip), step)
+                    for name, images in self._first_images(epoch, skip).items():
+                        summaries.images(name, images, step)
                     show_first_batch = False
                 interval.add(loss, *counts, config.batch_size)
                 whole_epoch.add(loss, *counts, config.batch_size)
@@ -411,7 +415,7 @@ class Trainer:
                  f"{time.monotonic() - started:.1f} s; rerun the same command to resume from it.")
         return outcome
 
-    def _train_dataset(self, ctx, epoch, skip, epochs, batch=None):
+    def _train_dataset(self, ctx, epoch, skip, epochs, batch=None, as_seen=False):
         """One input pipeline's batches from ``skip`` steps into ``epoch`` to the end of epoch ``epochs - 1``
         (``pipeline.chain_epochs``), each epoch cut to exactly ``steps_per_epoch`` steps (an uneven shard or
         per-replica split leaves a batch over, never trained on). distribute_datasets_from_function wants
@@ -420,15 +424,36 @@ class Trainer:
         batch = batch or ctx.get_per_replica_batch_size(self.config.batch_size)
         shard = ctx if ctx.num_input_pipelines > 1 else None
         return pipeline.chain_epochs(
-            lambda e, s: self.inputs.train_dataset(batch, e, s * local_replicas, shard).take(
+            lambda e, s: self.inputs.train_dataset(batch, e, s * local_replicas, shard, as_seen=as_seen).take(
                 (self.steps_per_epoch - s) * local_replicas),
             epoch, skip, epochs).prefetch(tf.data.AUTOTUNE).with_options(pipeline.FAST_START)
 
     def _first_images(self, epoch, skip):
-        """The first training batch of this run, as the model sees it (augmented), for TensorBoard."""
-        ctx = tf.distribute.InputContext()
-        images, _ = next(iter(self._train_dataset(ctx, epoch, skip, epoch + 1, min(16, self.config.batch_size))))
-        return self.inputs.display(images)
+        """The first training batch of this run, augmented, for TensorBoard: {name: images in 0..1}, as a person
+        sees them (before whitening or mean subtraction) and as the network receives them (each image scaled to
+        0..1 by its own range)."""
+        ctx, batch = tf.distribute.InputContext(), min(16, self.config.batch_size)
+        seen, _ = next(iter(self._train_dataset(ctx, epoch, skip, epoch + 1, batch, as_seen=True)))
+        received, _ = next(iter(self._train_dataset(ctx, epoch, skip, epoch + 1, batch)))
+        received = tf.cast(received, tf.float32)
+        low = tf.reduce_min(received, axis=[1, 2, 3], keepdims=True)
+        high = tf.reduce_max(received, axis=[1, 2, 3], keepdims=True)
+        return {"augmented training images": tf.clip_by_value(tf.cast(seen, tf.float32), 0.0, 1.0),
+                "augmented training images as the network receives them":
+                    (received - low) / tf.maximum(high - low, 1e-6)}
+
+    def _draw_figures(self, report, epoch, step, summaries):
+        """The figures (``figures.Figures``) to TensorBoard; a figure that fails is reported once, never stops the
+        run."""
+        try:
+            drawn = self.figures.all(self.model, report.get("confusion"),
+                                     f"validation after epoch {epoch} (step {step:,})")
+            summaries.figures({name: draw.to_rgb(figure) for name, figure in drawn.items()}, step)
+        except Exception as err:  # noqa: BLE001  a picture is never worth a run
+            if not self._warned_figures:
+                self.log(f"warning: the TensorBoard figures could not be drawn ({type(err).__name__}: {err}); "
+                         "training goes on without them")
+                self._warned_figures = True
 
     def _validate_and_keep_best(self, epoch, step, summaries):
         """Validate, log and summarise (the weight histograms too); apply the plateau rule; save best/ when the top-1
@@ -437,6 +462,8 @@ class Trainer:
         report = self.validate()
         summaries.validation(report, step)
         summaries.histograms(self.model, step)  # with each validation (0.26 s each for All-CNN-C)
+        if self.chief:
+            self._draw_figures(report, epoch, step, summaries)
         dead = report.get("dead_classes")
         dead = f", {dead} dead class{'es' if dead > 1 else ''}" if dead else ""
         tied = f", {report['tied_outputs']:.1%} with all scores tied" if report["tied_examples"] else ""

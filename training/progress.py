@@ -3,9 +3,11 @@ and the TensorBoard summaries in the workdir (``tensorboard --logdir <workdir>``
 
 TensorBoard (the chief only): ``train/`` has loss, top1_error, top5_error and tied_outputs (the share of examples
 whose class scores are all tied) over the last logging interval, learning_rate and bias_learning_rate,
-images_per_sec, a grid of augmented training images, and weight histograms with each validation; ``validation/``
-has loss, top1_error, top5_error, tied_outputs and dead_classes (classes whose class-layer output is zero on every
-example) per evaluation. Top-k counts follow evaluation.metrics' one rule.
+images_per_sec, the first augmented training images (as a person sees them, and as the network receives them), and
+weight histograms with each validation; ``validation/`` has loss, top1_error, top5_error, tied_outputs and
+dead_classes (classes whose class-layer output is zero on every example) per evaluation, and the figures
+(``figures``: the first layer's kernels, the nearest neighbours with top-5 bars, the confusion matrix for up to 20
+classes). Top-k counts follow evaluation.metrics' one rule.
 """
 
 import datetime
@@ -14,6 +16,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.histogram import metadata as histogram_metadata
 
@@ -144,6 +147,13 @@ class Summaries:
     def images(self, name, images, step):
         with self.train_writer.as_default(step=step):
             tf.summary.image(name, grid(images), max_outputs=1)
+
+    def figures(self, images, step):
+        """{name: uint8 (height, width, 3) image} under ``validation/``, one image each."""
+        with self.validation_writer.as_default(step=step):
+            for name, image in images.items():
+                tf.summary.image(name, np.asarray(image)[None], max_outputs=1)
+        self.validation_writer.flush()
 
     def histograms(self, model, step):
         with self.train_writer.as_default(step=step):

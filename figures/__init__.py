@@ -1,0 +1,62 @@
+"""What the network learned, in pictures: the paper's Figure 3 (the first layer's kernels), its Figure 4 (validation
+images, their top-5 classes, and the training images nearest in the class layer's input), and the confusion matrix.
+
+    python -m figures --workdir=runs/digits --out=figures/      # PNG files from a run, an export or published weights
+
+The training loop writes the same figures to TensorBoard at every validation (``Figures``); both draw from the Keras
+model the run or the evaluator builds (``figures.network``), with the arithmetic in ``figures.grids`` and the drawing
+in ``figures.draw``.
+"""
+
+import numpy as np
+
+from evaluation.metrics import MATRIX_CLASSES
+from figures import draw, grids, network
+
+
+class Figures:
+    """The figures of one model on one dataset, with the training sample for the neighbour search taken once."""
+
+    def __init__(self, inputs, class_names, normalize="layer", sample=network.TRAIN_SAMPLE,
+                 queries=network.QUERIES):
+        self.inputs, self.class_names, self.normalize = inputs, list(class_names), normalize
+        self.sample, self.queries = sample, queries
+        self._examples = None
+
+    def _data(self):
+        if self._examples is None:
+            self._examples = (network.examples(self.inputs, "train", self.sample),
+                              network.examples(self.inputs, self.inputs.eval_split, self.queries))
+        return self._examples
+
+    def kernels(self, model):
+        name, kernels, groups = network.first_kernels(model)
+        grid = grids.kernel_grid(kernels, groups, self.normalize)
+        towers = f", {groups} towers" if groups > 1 else ""
+        return draw.kernels_figure(grid, f"{model.name}: {name}, {kernels.shape[-1]} kernels of "
+                                         f"{kernels.shape[0]}x{kernels.shape[1]}x{kernels.shape[2]}{towers} "
+                                         f"({self.normalize} normalisation)")
+
+    def neighbours(self, model):
+        (train_x, train_shown, train_labels), (query_x, query_shown, query_labels) = self._data()
+        net = network.feature_model(model)
+        train_features, _ = network.features(net, train_x)
+        query_features, probabilities = network.features(net, query_x)
+        index, _ = grids.nearest(query_features, train_features, network.NEIGHBOURS)
+        top = np.argsort(-probabilities, axis=1, kind="stable")[:, :network.TOP]
+        return draw.neighbours_figure(
+            query_shown, query_labels, top, np.take_along_axis(probabilities, top, axis=1), train_shown[index],
+            train_labels[index], self.class_names,
+            f"{model.name}: validation images, top-{network.TOP} classes, and the nearest of the first "
+            f"{len(train_x):,} training images in the class layer's input")
+
+    def confusion(self, confusion, title):
+        return draw.confusion_figure(confusion, self.class_names, title)
+
+    def all(self, model, confusion=None, title=""):
+        """{name: Figure}: kernels, neighbours, and the confusion matrix when given for at most ``MATRIX_CLASSES``
+        classes (an ImageNet report names its most confused pairs instead)."""
+        out = {"conv1_kernels": self.kernels(model), "nearest_neighbours": self.neighbours(model)}
+        if confusion is not None and len(confusion) <= MATRIX_CLASSES:
+            out["confusion_matrix"] = self.confusion(confusion, title)
+        return out

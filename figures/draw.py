@@ -1,0 +1,89 @@
+"""The papers' figures drawn with matplotlib (its Agg canvas: no display, no global pyplot state), as Figure objects
+that ``to_rgb`` turns into an image for TensorBoard and ``save`` into a PNG file."""
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def to_rgb(figure):
+    """The figure rendered as a uint8 (height, width, 3) array."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def save(figure, path):
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=figure.dpi)
+
+
+def kernels_figure(grid, title):
+    """The kernel grid (``figures.grids.kernel_grid``) at 4 screen pixels per weight."""
+    height, width = grid.shape[:2]
+    figure = Figure(figsize=(max(width * 4 / 100, 3), height * 4 / 100 + 0.4), dpi=100)
+    axes = figure.add_axes((0, 0, 1, 1 - 0.4 / (height * 4 / 100 + 0.4)))
+    axes.imshow(np.clip(grid, 0, 1), interpolation="nearest")
+    axes.set_axis_off()
+    figure.suptitle(title, fontsize=9)
+    return figure
+
+
+def confusion_figure(confusion, class_names, title):
+    """Rows: the label; columns: the class answered (ranked first). Each cell shaded by its share of the row and
+    labelled with its count."""
+    confusion = np.asarray(confusion)
+    n = confusion.shape[0]
+    names = list(class_names)[:n] + [str(i) for i in range(len(class_names), n)]
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.45 * n + 1.5)
+    figure = Figure(figsize=(size, size), dpi=100)
+    axes = figure.add_subplot()
+    axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if confusion[i, j]:
+                axes.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
+                          color="white" if rates[i, j] > 0.5 else "black")
+    axes.set_xticks(range(n), names, rotation=90, fontsize=7)
+    axes.set_yticks(range(n), names, fontsize=7)
+    axes.set_xlabel("answered (ranked first)")
+    axes.set_ylabel("label")
+    axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def neighbours_figure(queries, query_labels, top_classes, top_probabilities, neighbours, neighbour_labels,
+                      class_names, title):
+    """The paper's Figure 4: per row, a validation image, its top classes as bars (the label's bar red, the others
+    blue), and the training images nearest in feature space, nearest first. Images in [0, 1]."""
+    rows, k = len(queries), neighbours.shape[1]
+    figure = Figure(figsize=(1.3 * (k + 3), 1.4 * rows + 0.4), dpi=100)
+    grid = figure.add_gridspec(rows, k + 3, width_ratios=[1, 2] + [1] * (k + 1))
+    for r in range(rows):
+        axes = figure.add_subplot(grid[r, 0])
+        axes.imshow(np.clip(queries[r], 0, 1))
+        axes.set_axis_off()
+        axes.set_title(_name(class_names, query_labels[r]), fontsize=7)
+        bars = figure.add_subplot(grid[r, 1])
+        order = range(len(top_classes[r]))
+        bars.barh(list(order), top_probabilities[r], color=[
+            "tab:red" if c == query_labels[r] else "tab:blue" for c in top_classes[r]])
+        bars.set_yticks(list(order), [_name(class_names, c) for c in top_classes[r]], fontsize=6)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 1)
+        bars.tick_params(axis="x", labelsize=6)
+        for j in range(k):
+            axes = figure.add_subplot(grid[r, j + 3])
+            axes.imshow(np.clip(neighbours[r, j], 0, 1))
+            axes.set_axis_off()
+            axes.set_title(_name(class_names, neighbour_labels[r, j]), fontsize=6)
+    figure.suptitle(title, fontsize=9)
+    return figure
+
+
+def _name(class_names, index):
+    index = int(index)
+    name = class_names[index] if index < len(class_names) else str(index)
+    return name if len(name) <= 18 else name[:17] + "…"

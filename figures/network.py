@@ -1,0 +1,71 @@
+"""What the pictures need from a network and its data, taken from the Keras model the training loop and the
+evaluator already build (no second copy of the model code): the first layer's kernels and how its outputs split into
+towers, the features the class layer reads, and a fixed sample of examples.
+
+Features for the nearest neighbours (the paper's Figure 4 uses "the last, 4096-dimensional hidden layer"): the input
+of the class layer, i.e. fc7's output for an AlexNet (after its ReLU; dropout is the identity at inference) and the
+feature maps the All-CNN class convolution reads, flattened. The training side of the search is a bounded sample:
+the first ``TRAIN_SAMPLE`` examples of the training split, in the evaluation's preprocessing (no augmentation), the
+same at every validation so that a run shows its neighbours change.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.layers import TowerConv2D
+
+TRAIN_SAMPLE = 1000  # training examples searched for neighbours
+QUERIES = 5  # validation images shown (the paper's Figure 4 shows five)
+NEIGHBOURS = 6  # training images per query (as the paper's)
+TOP = 5  # classes per query in the bars (Figure 4, left)
+
+
+def first_kernels(model):
+    """(layer name, kernels (kh, kw, in, out) as float32, groups): the first convolution's kernels, and into how
+    many towers the next convolution splits its outputs (2 for the two-tower AlexNets, else 1)."""
+    convs = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, TowerConv2D))]
+    if not convs:
+        raise ValueError(f"{model.name} has no convolution")
+    first = convs[0]
+    kernels = np.concatenate([w.numpy() for w in first.weights if len(w.shape) == 4], axis=-1).astype(np.float32)
+    groups = convs[1].towers if len(convs) > 1 and isinstance(convs[1], TowerConv2D) else 1
+    return first.name, kernels, groups
+
+
+def class_layer(model):
+    return [layer for layer in model.layers if layer.weights][-1]
+
+
+def feature_model(model):
+    """A Keras model of the same layers returning (the class layer's input, the model's output)."""
+    return keras.Model(model.input, [class_layer(model).input, model.output], name=f"{model.name}_features")
+
+
+def examples(inputs, split, count, batch_size=100):
+    """(model inputs, display images in [0, 1], labels) of the first ``count`` examples of ``split`` of a
+    ``data.inputs`` object, as the evaluation prepares them (the central crop for ImageNet)."""
+    batches, display, labels, taken = [], [], [], 0
+    for images, batch_labels in inputs.eval_dataset(min(batch_size, count), split):
+        images = tf.convert_to_tensor(images)
+        if images.shape.rank == 5:  # ten crops: the central one (augment.ten_crops: corners, centre, mirrors)
+            images = images[:, 4]
+        batches.append(images.numpy())
+        labels.append(np.asarray(batch_labels))
+        taken += len(batches[-1])
+        if taken >= count:
+            break
+    model_inputs = np.concatenate(batches)[:count]
+    labels = np.concatenate(labels)[:count]
+    shown = inputs.display_examples(model_inputs, split, count)
+    return model_inputs, np.asarray(shown, np.float32), labels
+
+
+def features(feature_net, images, batch_size=100):
+    """(features flattened (n, d), probabilities (n, classes)) of ``images`` through ``feature_model``'s net."""
+    feats, probs = [], []
+    for start in range(0, len(images), batch_size):
+        f, p = feature_net(images[start:start + batch_size], training=False)
+        feats.append(np.asarray(f, np.float32).reshape(len(f), -1))
+        probs.append(np.asarray(p, np.float32))
+    return np.concatenate(feats), np.concatenate(probs)
