@@ -40,10 +40,16 @@ def test_smoke_on_digits_loss_decreases_and_tensorboard_has_every_summary(tmp_pa
     assert [step for step, _ in train_values["loss"]] == [2, 4, 6]
     assert train_values["learning_rate"][0][1] == pytest.approx(0.01)
     tags = events.Tags()["tensors"]
-    assert "augmented training images" in tags
+    assert {"augmented training images", "augmented training images as the network receives them"} <= set(tags)
     assert any(tag.endswith("conv1/kernel") for tag in tags)  # weight histograms
-    validation, _ = scalars(os.path.join(workdir, "validation"))
+    validation, validation_events = scalars(os.path.join(workdir, "validation"))
     assert {"loss", "top1_error", "top5_error"} <= set(validation) and validation["loss"][0][0] == 6
+    figures = {tag: validation_events.Tensors(tag) for tag in ("conv1_kernels", "nearest_neighbours",
+                                                               "confusion_matrix")}
+    for tag, events_of_tag in figures.items():  # one PNG each, at the validation's step
+        assert [e.step for e in events_of_tag] == [6], tag
+        width, height, png = events_of_tag[0].tensor_proto.string_val
+        assert png.startswith(b"\x89PNG") and int(width) > 100 and int(height) > 100, tag
     assert open(os.path.join(workdir, "flags.txt")).read().count("--model=allcnn") == 1
     info = json.load(open(os.path.join(workdir, "run.json")))
     assert info["model"] == "allcnn" and info["variant"] == "all_cnn_c" and info["steps_per_epoch"] == 1437 // 16
