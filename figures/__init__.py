@@ -35,7 +35,7 @@ class Figures:
         towers = f", {groups} towers" if groups > 1 else ""
         return draw.kernels_figure(grid, f"{model.name}: {name}, {kernels.shape[-1]} kernels of "
                                          f"{kernels.shape[0]}x{kernels.shape[1]}x{kernels.shape[2]}{towers} "
-                                         f"({self.normalize} normalisation)")
+                                         f"({self.normalize} normalisation)", kernels.shape[0])
 
     def neighbours(self, model):
         (train_x, train_shown, train_labels), (query_x, query_shown, query_labels) = self._data()
@@ -47,8 +47,8 @@ class Figures:
         return draw.neighbours_figure(
             query_shown, query_labels, top, np.take_along_axis(probabilities, top, axis=1), train_shown[index],
             train_labels[index], self.class_names,
-            f"{model.name}: validation images, top-{network.TOP} classes, and the nearest of the first "
-            f"{len(train_x):,} training images in the class layer's input")
+            f"{model.name}: {self.inputs.eval_split} images, their top-{network.TOP} classes, and the nearest of the "
+            f"first {len(train_x):,} training images in the class layer's input")
 
     def confusion(self, confusion, title):
         return draw.confusion_figure(confusion, self.class_names, title)

@@ -18,14 +18,18 @@ def save(figure, path):
     figure.savefig(path, dpi=figure.dpi)
 
 
-def kernels_figure(grid, title):
-    """The kernel grid (``figures.grids.kernel_grid``) at 4 screen pixels per weight."""
-    height, width = grid.shape[:2]
-    figure = Figure(figsize=(max(width * 4 / 100, 3), height * 4 / 100 + 0.4), dpi=100)
-    axes = figure.add_axes((0, 0, 1, 1 - 0.4 / (height * 4 / 100 + 0.4)))
+def kernels_figure(grid, title, kernel_size):
+    """The kernel grid (``figures.grids.kernel_grid``), each weight at least 4 screen pixels and each kernel at least
+    24, with the title above."""
+    scale = max(4, -(-24 // kernel_size))
+    height, width = grid.shape[0] * scale / 100, grid.shape[1] * scale / 100
+    title_height = 0.5
+    figure = Figure(figsize=(max(width, 6.0), height + title_height), dpi=100)
+    axes = figure.add_axes((0.5 - width / max(width, 6.0) / 2, 0, width / max(width, 6.0),
+                            height / (height + title_height)))
     axes.imshow(np.clip(grid, 0, 1), interpolation="nearest")
     axes.set_axis_off()
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle(title, fontsize=9, y=1 - 0.1 / (height + title_height))
     return figure
 
 
