@@ -78,3 +78,47 @@ def test_persistent_ids_and_extra_globals_only_when_the_caller_gives_them():
     with pytest.raises(safe_pickle.UnsafePickleError, match="numpy.float32"):
         safe_pickle.loads(data)
     assert safe_pickle.loads(data, extra_globals={("numpy", "float32"): "f4"}) == "f4"
+
+
+class _Reduce:
+    """Pickles as ``callable(*args)`` followed by ``BUILD state`` (when given): what a crafted file can ask for."""
+    def __init__(self, callable_, args, state=None):
+        self.callable_, self.args, self.state = callable_, args, state
+
+    def __reduce__(self):
+        return (self.callable_, self.args) if self.state is None else (self.callable_, self.args, self.state)
+
+
+def test_crafted_numpy_constructs_are_refused_before_numpy_sees_them():
+    # a dtype whose state claims a field far outside its 8-byte item (NumPy would read memory it should not)
+    far_field = _Reduce(np.dtype, ("V8", False, True), (3, "|", None, ("a",), {"a": (np.dtype("f8"), 10**6)}, 8, 1, 0))
+    with pytest.raises(safe_pickle.UnsafePickleError, match="dtype 'V8'"):
+        safe_pickle.loads(pickle.dumps(far_field, protocol=2))
+    plain_with_fields = _Reduce(np.dtype, ("f8", False, True), (3, "<", None, ("a",), {"a": (np.dtype("f8"), 8)},
+                                                              8, 1, 0))
+    with pytest.raises(safe_pickle.UnsafePickleError, match="describes more than a plain number"):
+        safe_pickle.loads(pickle.dumps(plain_with_fields, protocol=2))
+    with pytest.raises(safe_pickle.UnsafePickleError, match="dtype 'O8'"):  # object pointers from the file's bytes
+        safe_pickle.loads(pickle.dumps(_Reduce(np.dtype, ("O8", False, True)), protocol=2))
+    with pytest.raises(safe_pickle.UnsafePickleError, match="calls numpy.ndarray itself"):  # 8 GB, uninitialised
+        safe_pickle.loads(pickle.dumps(_Reduce(np.ndarray, ((10**9,), "f8")), protocol=2))
+    short = pickle.dumps(np.arange(4, dtype=np.float32), protocol=2).replace(b"K\x04\x85", b"K\x09\x85")
+    with pytest.raises(safe_pickle.UnsafePickleError, match=r"needs 36 bytes, the file gives 16"):
+        safe_pickle.loads(short)
+
+
+def test_a_file_cannot_set_the_state_of_an_allowed_global():
+    # GLOBAL _codecs.encode, then BUILD with slot state {"__defaults__": ...}: would change the function for good
+    data = (b"\x80\x02c_codecs\nencode\nq\x00N}q\x01X\x0c\x00\x00\x00__defaults__q\x02X\x05\x00\x00\x00utf-8q\x03"
+            b"\x85q\x04s\x86q\x05b.")
+    with pytest.raises(safe_pickle.UnsafePickleError, match="sets the state of the global _codecs.encode"):
+        safe_pickle.loads(data)
+    assert safe_pickle.loads(pickle.dumps(b"\xff", protocol=2)) == b"\xff"  # still latin1
+
+
+def test_containers_nested_too_deep_are_refused():
+    value = []
+    for _ in range(300):
+        value = [value]
+    with pytest.raises(safe_pickle.UnsafePickleError, match="nested"):
+        safe_pickle.loads(pickle.dumps(value, protocol=2))

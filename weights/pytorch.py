@@ -6,15 +6,18 @@ Two layouts, both written by ``torch/serialization.py`` ([pytorch-serialization]
   ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)`` and each storage as the
   persistent id ``("storage", torch.FloatStorage, key, location, numel)``; the storage's bytes are the archive
   member ``<name>/data/<key>``, little-endian (``<name>/byteorder``).
-* the legacy layout (PyTorch < 1.6; torchvision's ``alexnet-owt-7be5be79.pth`` was saved in 2017): five pickles
-  in a row (a magic number, the protocol version 1001, system information, the state dict with persistent ids
+* the legacy layout (PyTorch 0.1.10 to 1.5; torchvision's first AlexNet file, ``alexnet-owt-4df8aa71.pth``, predates
+  even it, and ``alexnet-owt-7be5be79.pth`` is that file re-saved in 2021, most likely zipped: [torchvision-weights]):
+  five pickles in a row (a magic number, the protocol version 1001, system information, the state dict with persistent ids
   ``("storage", type, key, location, numel, view_metadata)``, the list of storage keys), then for each key in that
   list an 8-byte little-endian element count and the storage's bytes.
 
-The pickles go through ``common.safe_pickle``: the only globals resolved are ``collections.OrderedDict``, the
-tensor rebuild functions and the storage types, each to a stand-in here that builds a NumPy array; a file that asks
-for anything else (a pickled ``nn.Module`` names its class) is refused by name. Returns {name: float32 array} in
-PyTorch's layouts (conv ``(out, in, kh, kw)``, linear ``(out, in)``).
+The pickles go through ``common.safe_pickle``: besides NumPy's checked stand-ins, the only globals resolved are
+``collections.OrderedDict``, the tensor rebuild functions and the storage types, each to a stand-in here; a tensor is
+rebuilt only from a storage the file's persistent ids name, within its bounds, and the tensors together may not claim
+much more than the storages hold; zip members must be stored uncompressed, as PyTorch writes them (nothing is
+inflated). A file that asks for anything else (a pickled ``nn.Module`` names its class) is refused by name. Returns
+{name: array} in PyTorch's layouts (conv ``(out, in, kh, kw)``, linear ``(out, in)``).
 """
 
 import collections
@@ -41,130 +44,163 @@ class _StorageType:
     def __init__(self, name):
         self.name = name
         self.dtype = _STORAGE_DTYPES[name]
+        self.itemsize = 2 if self.dtype == "bfloat16" else np.dtype(self.dtype).itemsize
 
     def __repr__(self):
         return f"torch.{self.name}"
 
 
-def _as_numpy(raw, dtype):
-    """A storage's little-endian bytes as a 1-D array (bfloat16 widened exactly to float32)."""
-    if dtype == "bfloat16":
-        return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-    return np.frombuffer(raw, np.dtype(dtype).newbyteorder("<")).astype(dtype)
+class _Storage:
+    """A storage a persistent id names (the only objects a tensor may be rebuilt from): its type, its element count
+    as the id gives it, and its elements once read."""
+
+    def __init__(self, kind, numel):
+        self.kind, self.numel, self.values = kind, numel, None
+
+    def fill(self, raw, path, key):
+        if len(raw) != self.numel * self.kind.itemsize:
+            raise ValueError(f"{path}: storage {key} holds {len(raw):,} bytes, its id says {self.numel:,} elements "
+                             f"of {self.kind.itemsize} (truncated or corrupt)")
+        if self.kind.dtype == "bfloat16":  # widened exactly to float32
+            self.values = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            self.values = np.frombuffer(raw, np.dtype(self.kind.dtype).newbyteorder("<")).astype(self.kind.dtype)
 
 
-def _rebuild_tensor(storage, offset, size, stride, *unused):
-    """torch._utils._rebuild_tensor_v2's arguments, as a NumPy array (copied out of the storage)."""
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if len(size) != len(stride) or any(s < 0 for s in size) or any(s < 0 for s in stride):
-        raise ValueError(f"a tensor of size {size} and stride {stride}: not a valid layout")
-    if size and min(size) == 0:
-        return np.zeros(size, storage.dtype)
-    last = int(offset) + sum((n - 1) * s for n, s in zip(size, stride))
-    if offset < 0 or last >= storage.size:
-        raise ValueError(f"a tensor of size {size} at offset {offset} reaches element {last} of a storage of "
-                         f"{storage.size}: the file is truncated or corrupt")
-    view = np.lib.stride_tricks.as_strided(storage[int(offset):], size,
-                                           tuple(s * storage.itemsize for s in stride), writeable=False)
-    return np.array(view)
+class _Tensor:
+    """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)``, rebuilt once the storages are read."""
+
+    def __init__(self, storage, offset, size, stride, *unused):
+        if not isinstance(storage, _Storage):
+            raise ValueError("a tensor rebuilt from data of the pickle's own, not from one of the file's storages "
+                             "(crafted or corrupt)")
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+
+    def array(self):
+        storage, offset = self.storage, self.offset
+        size, stride = tuple(self.size), tuple(self.stride)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (offset,) + size + stride) \
+                or len(size) != len(stride):
+            raise ValueError(f"a tensor of size {size}, stride {stride} and offset {offset}: not a valid layout")
+        count = int(np.prod(size, dtype=np.int64))
+        if count == 0:
+            return np.zeros(size, storage.values.dtype)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if count > storage.numel or last >= storage.numel:
+            raise ValueError(f"a tensor of size {size} at offset {offset} reaches past its storage of "
+                             f"{storage.numel:,} elements (truncated or corrupt)")
+        view = np.lib.stride_tricks.as_strided(storage.values[offset:], size,
+                                               tuple(s * storage.values.itemsize for s in stride), writeable=False)
+        return np.array(view)
 
 
 def _rebuild_parameter(data, requires_grad=False, hooks=None, *unused):
     return data
 
 
-def _globals(rebuild=_rebuild_tensor):
+def _globals():
     table = {("collections", "OrderedDict"): collections.OrderedDict,
-             ("torch._utils", "_rebuild_tensor_v2"): rebuild,
-             ("torch._utils", "_rebuild_tensor"): rebuild,
+             ("torch._utils", "_rebuild_tensor_v2"): _Tensor,
+             ("torch._utils", "_rebuild_tensor"): _Tensor,
              ("torch._utils", "_rebuild_parameter"): _rebuild_parameter}
     for name in _STORAGE_DTYPES:
         table[("torch", name)] = _StorageType(name)
     return table
 
 
-def _storage_type(pid):
-    kind = pid[1]
-    if not isinstance(kind, _StorageType):
-        raise ValueError(f"a storage of type {kind!r}: not one of torch's storage types")
-    return kind
+def _persistent_loader(storages, legacy):
+    """``persistent_load`` for PyTorch's storage ids: one ``_Storage`` per key, however often the file names it."""
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or len(pid) != (6 if legacy else 5) or pid[0] != "storage":
+            raise ValueError(f"a persistent id {pid!r:.80}: not one of PyTorch's storages")
+        kind, key, numel = safe_pickle.resolved(pid[1]), pid[2], pid[4]
+        if not isinstance(kind, _StorageType) or not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
+            raise ValueError(f"a storage id {pid!r:.80}: not one of PyTorch's storages")
+        if legacy and pid[5] is not None:
+            raise ValueError("a legacy storage view (PyTorch before 1.0): save the file again with a newer PyTorch")
+        if key not in storages:
+            storages[key] = _Storage(kind, numel)
+        elif (storages[key].kind, storages[key].numel) != (kind, numel):
+            raise ValueError(f"storage {key} is named with two types or sizes")
+        return storages[key]
+    return persistent_load
+
+
+def _tensors(value, storages, path):
+    """``value`` with every ``_Tensor`` turned into its array; the tensors may not claim more elements than the
+    storages hold, however often they share one."""
+    budget = [2 * sum(s.numel for s in storages.values()) + 1_000_000]
+
+    def walk(v):
+        if isinstance(v, _Tensor):
+            if v.storage.values is None:
+                raise ValueError(f"{path}: a tensor's storage is missing from the file")
+            budget[0] -= int(np.prod(v.size, dtype=np.int64))
+            if budget[0] < 0:
+                raise ValueError(f"{path}: its tensors claim more elements than its storages hold (corrupt)")
+            return v.array()
+        if isinstance(v, dict):
+            out = type(v)() if isinstance(v, collections.OrderedDict) else {}
+            for key, item in v.items():
+                out[key] = walk(item)
+            return out
+        if isinstance(v, (list, tuple)):
+            return type(v)(walk(item) for item in v)
+        return v
+    return walk(value)
 
 
 def _read_zip(data, path):
     archive = zipfile.ZipFile(io.BytesIO(data))
     pickles = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
     if len(pickles) != 1:
-        raise ValueError(f"{path}: a zip archive without one <name>/data.pkl: not a PyTorch checkpoint")
+        keras = " (a Keras .keras file: pass it as --model_file)" if "config.json" in archive.namelist() else ""
+        raise ValueError(f"{path}: a zip archive without one <name>/data.pkl: not a PyTorch checkpoint{keras}")
     prefix = pickles[0][:-len("data.pkl")]
-    if prefix + "byteorder" in archive.namelist() and archive.read(prefix + "byteorder") != b"little":
-        raise ValueError(f"{path}: a big-endian PyTorch checkpoint; re-save it on a little-endian machine")
 
-    def persistent_load(pid):
-        kind = _storage_type(pid)
-        raw = archive.read(f"{prefix}data/{pid[2]}")
-        return _as_numpy(raw, kind.dtype)
-    return safe_pickle.loads(archive.read(pickles[0]), extra_globals=_globals(), persistent_load=persistent_load)
+    def stored(name):
+        """A member's bytes; PyTorch stores every record uncompressed, so nothing here is inflated."""
+        info = archive.getinfo(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{path}: the member {name} is compressed; PyTorch stores its records uncompressed")
+        return archive.read(info)
+    if prefix + "byteorder" in archive.namelist() and stored(prefix + "byteorder") != b"little":
+        raise ValueError(f"{path}: a big-endian PyTorch checkpoint; re-save it on a little-endian machine")
+    storages = {}
+    state = safe_pickle.loads(stored(pickles[0]), extra_globals=_globals(),
+                              persistent_load=_persistent_loader(storages, legacy=False))
+    for key, storage in storages.items():
+        try:
+            storage.fill(stored(f"{prefix}data/{key}"), path, key)
+        except KeyError:
+            raise ValueError(f"{path}: storage {key} is missing from the archive (truncated or corrupt)") from None
+    return _tensors(state, storages, path)
 
 
 def _read_legacy(data, path):
     f = io.BytesIO(data)
-    # a tensor's storage comes after the pickle that refers to it: rebuild the tensors once the storages are read
-    table = _globals(rebuild=lambda *args: _PendingTensor(args))
-    load = lambda **kw: safe_pickle.load(f, extra_globals=table, **kw)  # noqa: E731
+    load = lambda **kw: safe_pickle.load(f, extra_globals=_globals(), **kw)  # noqa: E731
     if load() != LEGACY_MAGIC:
         raise ValueError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor the legacy magic number)")
     protocol = load()
     if protocol != LEGACY_PROTOCOL:
         raise ValueError(f"{path}: legacy PyTorch protocol {protocol!r}; this reader knows {LEGACY_PROTOCOL}")
     info = load()
-    if not info.get("little_endian", True):
+    if not isinstance(info, dict) or not info.get("little_endian", True):
         raise ValueError(f"{path}: a big-endian PyTorch checkpoint; re-save it on a little-endian machine")
     storages = {}
-
-    def persistent_load(pid):
-        kind = _storage_type(pid)
-        key = pid[2]
-        storages.setdefault(key, [kind, None])
-        return _Pending(key)
-    result = load(persistent_load=persistent_load)
+    # a tensor's storage comes after the pickle that refers to it: the tensors are rebuilt once all are read
+    state = load(persistent_load=_persistent_loader(storages, legacy=True))
     keys = load()
+    if not isinstance(keys, list) or set(keys) != set(storages):
+        raise ValueError(f"{path}: the list of storages does not match the ones the state dict names")
     for key in keys:
-        kind = storages[key][0] if key in storages else None
         (count,) = struct.unpack("<q", f.read(8))
-        itemsize = 2 if kind is not None and kind.dtype == "bfloat16" else np.dtype(
-            kind.dtype if kind else np.uint8).itemsize
-        raw = f.read(count * itemsize)
-        if len(raw) != count * itemsize:
-            raise ValueError(f"{path}: truncated (storage {key} needs {count * itemsize:,} bytes, "
-                             f"{len(raw):,} left)")
-        if kind is not None:
-            storages[key][1] = _as_numpy(raw, kind.dtype)
-    return _resolve_pending(result, {key: value[1] for key, value in storages.items()})
-
-
-class _Pending:
-    """A legacy storage not read yet: its bytes come after the pickle that refers to it."""
-    def __init__(self, key):
-        self.key = key
-
-
-class _PendingTensor:
-    def __init__(self, args):
-        self.args = args
-
-
-def _resolve_pending(obj, storages):
-    if isinstance(obj, _PendingTensor):
-        storage, *rest = obj.args
-        return _rebuild_tensor(storages[storage.key], *rest)
-    if isinstance(obj, dict):
-        out = type(obj)() if isinstance(obj, collections.OrderedDict) else {}
-        for key, value in obj.items():
-            out[key] = _resolve_pending(value, storages)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_resolve_pending(v, storages) for v in obj)
-    return obj
+        storage = storages[key]
+        if count != storage.numel:
+            raise ValueError(f"{path}: storage {key} holds {count:,} elements, its id says {storage.numel:,}")
+        storage.fill(f.read(count * storage.kind.itemsize), path, key)
+    return _tensors(state, storages, path)
 
 
 def read_state_dict(path):
@@ -175,7 +211,7 @@ def read_state_dict(path):
     with open(path, "rb") as f:
         data = f.read()
     try:
-        if zipfile.is_zipfile(io.BytesIO(data)):
+        if data[:4] == b"PK\x03\x04":  # a zip archive, even when truncated (its directory is at the end)
             state = _read_zip(data, path)
         else:
             state = _read_legacy(data, path)
@@ -196,7 +232,6 @@ def read_state_dict(path):
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise ValueError(f"{path}: a PyTorch file that holds no state dict of tensors (got {type(state).__name__})")
     return dict(state)
-
 
 
 # torchvision's ImageNet normalisation, (x / 255 - mean) / std on RGB ([torchvision-weights]: the weights'

@@ -2,6 +2,8 @@
 layouts, imported into ``one_weird_trick``: the same logits on the same images, and the reader never runs the file."""
 
 import os
+import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -91,9 +93,69 @@ def test_truncated_and_foreign_files_get_one_line(tmp_path):
     torch.save({"w": torch.randn(100)}, tmp_path / "s.pth", _use_new_zipfile_serialization=False)
     data = (tmp_path / "s.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[:-50])
-    with pytest.raises(ValueError, match=r"cut\.pth: truncated"):
+    with pytest.raises(ValueError, match=r"cut\.pth: .*truncated"):
         pytorch.read_state_dict(str(tmp_path / "cut.pth"))
     torch.save({"features.0.weight": torch.randn(2, 3, 1, 1), "head.weight": torch.randn(2, 2)}, tmp_path / "o.pth")
     model = alexnet.build("one_weird_trick")
     with pytest.raises(ValueError, match=r"head\.weight are not torchvision AlexNet's"):
         pytorch.to_params(pytorch.read_state_dict(str(tmp_path / "o.pth")), model, "o.pth")
+
+
+def _zip_with(tmp_path, data_pkl, members=(), compress=zipfile.ZIP_STORED):
+    path = tmp_path / "crafted.pth"
+    with zipfile.ZipFile(path, "w", compression=compress) as archive:
+        archive.writestr("crafted/data.pkl", data_pkl)
+        for name, data in members:
+            archive.writestr(f"crafted/data/{name}", data)
+    return str(path)
+
+
+class _Rebuild:
+    """Pickles as a call of torch._utils._rebuild_tensor_v2 with arguments of the test's choosing."""
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return _fake_rebuild, self.args
+
+
+def _fake_rebuild(*args):
+    raise AssertionError("never called")
+
+
+_fake_rebuild.__module__, _fake_rebuild.__qualname__ = "tests_fake_torch_utils", "_rebuild_tensor_v2"
+
+
+def _pickle(value):
+    import sys
+    import types
+    module = types.ModuleType("tests_fake_torch_utils")
+    module._rebuild_tensor_v2 = _fake_rebuild
+    sys.modules["tests_fake_torch_utils"] = module
+    try:
+        data = pickle.dumps(value, protocol=2)
+    finally:
+        del sys.modules["tests_fake_torch_utils"]
+    return data.replace(b"ctests_fake_torch_utils\n", b"ctorch._utils\n")
+
+
+def test_crafted_tensors_cannot_read_past_their_storage_or_multiply_memory(tmp_path):
+    # a tensor "rebuilt" from an array of the pickle's own making instead of one of the file's storages
+    fake = np.zeros((1000, 1000), np.float32)
+    path = _zip_with(tmp_path, _pickle({"w": _Rebuild(fake, 0, (999000,), (1,), False, {})}))
+    with pytest.raises(ValueError, match="rebuilt from data of the pickle's own, not from one of the file's storages"):
+        pytorch.read_state_dict(path)
+    # a real file whose tensor is one element expanded to 60000 x 60000 (stride 0): 13 GiB from 4 bytes
+    torch.save({"w": torch.zeros(1).expand(60000, 60000)}, tmp_path / "expanded.pth")
+    with pytest.raises(ValueError, match=r"claim more elements than its storages hold"):
+        pytorch.read_state_dict(str(tmp_path / "expanded.pth"))
+    # a compressed member (a zip bomb inflates from one): PyTorch never compresses
+    torch.save({"w": torch.zeros(10)}, tmp_path / "s.pth")
+    with zipfile.ZipFile(tmp_path / "s.pth") as archive:
+        members = [(n.split("/", 1)[1], archive.read(n)) for n in archive.namelist()]
+    path = tmp_path / "deflated.pth"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(f"deflated/{name}", data)
+    with pytest.raises(ValueError, match="is compressed; PyTorch stores its records uncompressed"):
+        pytorch.read_state_dict(str(path))
