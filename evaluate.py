@@ -104,15 +104,13 @@ def main(argv):
     from evaluation import metrics, score
 
     try:
+        import weights
+        descriptions = weights.read_class_descriptions(f.class_names) if f.class_names else {}  # before scoring
         scorable = load(f)
         report = score.score(scorable, f.split, f.batch_size)
         if f.export_dir:
-            import weights
             from training import export
-            names = scorable.inputs.class_names
-            if f.class_names:
-                descriptions = weights.read_class_descriptions(f.class_names)
-                names = [descriptions.get(name, name) for name in names]
+            names = [descriptions.get(name, name) for name in scorable.inputs.class_names]
             export.export(scorable.model, scorable.inputs, names, f.export_dir, log=print)
     except ValueError as err:
         fail(str(err))

@@ -113,12 +113,12 @@ def test_published_weights_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert result.returncode != 0 and not (tmp_path / "export").exists()
     assert result.stderr.strip().splitlines()[-1].startswith("evaluate.py: error: --weights=")
     assert "class layer fc8 has 2 outputs for --dataset=imagenet_folder" in result.stderr
-    result = run_evaluate(f"--weights={path}", "--variant=neon", f"--data_dir={root}")
-    assert "runs norm1 before pool1 (bvlc_alexnet's and the paper's order), but alexnet_neon runs the other; pass " \
-           "the variant the file was trained as (--variant=bvlc)" in result.stderr
+    result = run_evaluate(f"--weights={path}", "--variant=caffenet", f"--data_dir={root}")
+    assert "runs norm1 before pool1 (bvlc_alexnet's and the paper's order), but alexnet_caffenet runs the other; " \
+           "pass the variant the file was trained as (--variant=bvlc)" in result.stderr
     result = run_evaluate(f"--weights={path}", "--variant=one_weird_trick", f"--data_dir={root}")
-    assert "layer conv1 (Conv2D) has weights of shapes [(11, 11, 3, 64), (64,)] here, the file gives [(11, 11, 3, " \
-           "96), (96,)]" in result.stderr
+    assert "a caffe file, which holds the weights of --model=alexnet --variant=bvlc, --model=alexnet " \
+           "--variant=caffenet; alexnet_one_weird_trick is another network" in result.stderr
     assert not list(tmp_path.glob("*.eval.json"))
 
 

@@ -132,11 +132,8 @@ def from_weights(path, family, variant, overrides=None, log=print, class_order=N
     inputs = data_inputs.load_named(config, image_size, log=log, scan_train=False)
     model = models.build(family, variant, num_classes=len(inputs.class_names))
     order = weights.read_class_list(class_order) if class_order else None
-    if kind == "neon" and order is None and config.dataset in data_inputs.IMAGENET_DATASETS:
-        raise ValueError(f"--weights={path}: neon's ImageNet outputs follow the ILSVRC2012 devkit's class order "
-                         "(meta.mat, ILSVRC2012_ID - 1), not the sorted WNIDs of the dataset: pass --class_order=FILE, "
-                         "the 1000 WNIDs in that order, one per line (BUILD.md, \"Published weights\").")
     try:
+        weights.check_class_order(path, order, config.dataset in data_inputs.IMAGENET_DATASETS)
         weights.load_into(model, path, class_order=order, classes=inputs.class_names)
     except ValueError as err:
         classes = model.layers[-2 if model.layers[-1].name == "predictions" else -1].name

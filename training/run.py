@@ -60,18 +60,16 @@ def _train(config, strategy, extra_files, log):
         return models.build(config.model, config.variant, num_classes=num_classes, **model_options)
 
     probe = build_model()  # a bad --init or --num_classes fails here, before anything is written
-    if config.init_from:
-        try:  # so does a file for another network
-            order = weights.read_class_list(config.class_order) if config.class_order else None
+    if config.init_from:  # so does a file for another network
+        order = weights.read_class_list(config.class_order) if config.class_order else None
+        try:
             fresh = weights.load_into(probe, config.init_from, new_classes=True, class_order=order,
                                       classes=inputs.class_names)
+            if not fresh:  # the file's class layer is kept: its outputs must be in the dataset's order
+                weights.check_class_order(config.init_from, order,
+                                          config.data.dataset in data_inputs.IMAGENET_DATASETS)
         except ValueError as err:
             raise ValueError(f"--init_from={err}") from None
-        if (not fresh and order is None and weights.detect(config.init_from) == "neon"
-                and config.data.dataset in data_inputs.IMAGENET_DATASETS):
-            raise ValueError(f"--init_from={config.init_from}: neon's ImageNet outputs follow the ILSVRC2012 devkit's "
-                             "class order, not the dataset's sorted WNIDs: pass --class_order=FILE (the 1000 WNIDs in "
-                             "that order, one per line).")
     run_info = {"model": config.model, "variant": config.variant, "num_classes": num_classes,
                 "dataset": config.data.dataset, "image_size": image_size, "model_options": model_options,
                 "data": dataclasses.asdict(config.data)}

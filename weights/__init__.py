@@ -13,11 +13,14 @@ in its own module: ``weights.caffe``, ``weights.pytorch``, ``weights.neon``; ``w
 conversions they share and the check of a file against a network (layer names and shapes, nothing set on a mismatch).
 """
 
-import zipfile
+import os
 
-from weights import caffe, convert, pytorch
+from weights import caffe, convert, neon, pytorch
 
-FORMATS = ("caffe", "pytorch", "neon")
+# The networks each format's published files are (Keras model names, f"{family}_{variant}"): a file loads only into
+# the network it was trained as, even where another variant has weights of the same shapes (bvlc's into paper).
+SOURCE_NETWORKS = {"caffe": ("alexnet_bvlc", "alexnet_caffenet"), "pytorch": ("alexnet_one_weird_trick",),
+                   "neon": ("alexnet_neon", "alexnet_neon_nolrn", "allcnn_neon")}
 # How each source made the images its published figures were measured on (ImageNet; the flags of data.inputs):
 # Caffe's validation LMDB squashed every image to 256x256 (examples/imagenet/create_imagenet.sh, RESIZE=true) and
 # subtracted its mean ([caffe-bvlc_alexnet]; ``--mean=image --mean_file=imagenet_mean.binaryproto`` for the mean
@@ -26,32 +29,51 @@ FORMATS = ("caffe", "pytorch", "neon")
 SOURCE_PREPROCESSING = {"caffe": {"resize": "squash", "mean": "caffe"},
                         "pytorch": {"resize": "shorter_side", "mean": "torchvision"},
                         "neon": {"resize": "shorter_side", "mean": "neon"}}
-_PICKLE, _ZIP = b"\x80", b"PK\x03\x04"
+_LEGACY_TORCH = b"\x80\x02\x8a\x0a" + pytorch.LEGACY_MAGIC.to_bytes(10, "little")
 
 
 def detect(path):
-    """'pytorch' (a zip archive, or the legacy magic number), 'neon' (any other pickle) or 'caffe' (a protobuf)."""
-    with open(path, "rb") as f:
-        head = f.read(16)
+    """'pytorch' (a zip archive, or the legacy magic number), 'neon' (any other protocol-2 pickle, or gzip) or
+    'caffe' (anything else: a protobuf); a ValueError for a missing, empty or unreadable path, or an HDF5 file."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory: pass the weights file itself")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read it ({err.strerror or err})") from None
     if not head:
         raise ValueError(f"{path}: an empty file; download it again")
-    if head.startswith(_ZIP) and zipfile.is_zipfile(path):
+    if head.startswith(b"\x89HDF"):
+        raise ValueError(f"{path}: an HDF5 file (a Keras .h5 model?): evaluate.py takes Keras models as --model_file")
+    if head.startswith(b"PK\x03\x04") or _LEGACY_TORCH.startswith(head[:14]) or head.startswith(_LEGACY_TORCH):
         return "pytorch"
-    if head.startswith(_PICKLE):
-        return "pytorch" if head[2:3] == b"\x8a" and head[4:14] == (pytorch.LEGACY_MAGIC).to_bytes(10, "little") \
-            else "neon"
+    if head.startswith(b"\x80\x02") or head.startswith(b"\x1f\x8b"):
+        return "neon"
     return "caffe"
 
 
 def read_params(path, model):
     """{layer name: weights as ``get_weights()`` takes them} from the file at ``path`` for ``model``."""
     kind = detect(path)
+    if model.name not in SOURCE_NETWORKS[kind]:
+        networks = ", ".join("--model={} --variant={}".format(*name.split("_", 1)) for name in SOURCE_NETWORKS[kind])
+        raise ValueError(f"{path}: a {kind} file, which holds the weights of {networks}; {model.name} is another "
+                         "network: pass the variant the file was trained as.")
     if kind == "pytorch":
         return pytorch.to_params(pytorch.read_state_dict(path), model, path)
     if kind == "caffe":
         return caffe.to_params(caffe.read_net(path), model, path)
-    from weights import neon
     return neon.to_params(neon.read(path), model, path)
+
+
+def check_class_order(path, class_order, imagenet):
+    """A ValueError when a neon ImageNet file would be used without ``class_order`` (its outputs follow the
+    ILSVRC2012 devkit's order, not an ImageNet folder's sorted WNIDs)."""
+    if imagenet and class_order is None and detect(path) == "neon":
+        raise ValueError(f"{path}: neon's ImageNet outputs follow the ILSVRC2012 devkit's class order (meta.mat, "
+                         "ILSVRC2012_ID - 1), not the sorted WNIDs of the dataset: pass --class_order=FILE, the 1000 "
+                         "WNIDs in that order, one per line (BUILD.md, \"Published weights\").")
 
 
 def class_layer(model):

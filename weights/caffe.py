@@ -77,14 +77,17 @@ def read_net(path):
 
 def read_mean(path):
     """A mean ``.binaryproto`` (BlobProto 1x3xHxW, BGR) as an (H, W, 3) RGB float32 image."""
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise ValueError(f"--mean_file={path}: cannot read it ({err.strerror or err})") from None
     try:
         blob = _blob(data)
     except (wire.WireError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable mean .binaryproto ({err})") from None
+        raise ValueError(f"--mean_file={path}: not a readable mean .binaryproto ({err})") from None
     if blob.ndim != 3 or blob.shape[0] != 3:
-        raise ValueError(f"{path}: a mean blob of shape {blob.shape}; expected 1x3xHxW (a BGR mean image)")
+        raise ValueError(f"--mean_file={path}: a mean blob of shape {blob.shape}; expected 1x3xHxW (a BGR mean image)")
     return blob[::-1].transpose(1, 2, 0).astype(np.float32)
 
 

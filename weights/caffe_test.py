@@ -32,17 +32,23 @@ def test_imported_network_computes_what_caffe_computes(variant, v1, tmp_path):
     assert (ours.argmax(1) == expected.argmax(1)).all()
 
 
-def test_the_layer_order_and_shapes_of_another_variant_are_named(tmp_path):
+def test_another_variant_network_or_shape_is_named_and_nothing_set(tmp_path):
     path = tmp_path / "caffenet.caffemodel"
     testdata.write_caffemodel(path, "caffenet", testdata.random_caffe_weights("caffenet"))
     model = alexnet.build("bvlc")
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match=r"runs pool1 before norm1 \(CaffeNet's order\).*--variant=caffenet"):
         load_into(model, str(path))
-    neon = alexnet.build("neon")
-    with pytest.raises(ValueError, match=r"layer conv2 \(Conv2D\) has weights of shapes \[\(5, 5, 96, 256\), "
-                                         r"\(256,\)\] here, the file gives \[\(5, 5, 48, 256\), \(256,\)\]"):
-        load_into(neon, str(path))
+    # the paper's network has bvlc's shapes, but is not the network the file was trained as
+    with pytest.raises(ValueError, match=r"a caffe file, which holds the weights of --model=alexnet --variant=bvlc, "
+                                         r"--model=alexnet --variant=caffenet; alexnet_paper is another network"):
+        load_into(alexnet.build("paper"), str(path))
+    narrow = testdata.random_caffe_weights("bvlc")
+    narrow["conv1"] = (narrow["conv1"][0][:64], narrow["conv1"][1][:64])  # a file with another conv1
+    testdata.write_caffemodel(tmp_path / "narrow.caffemodel", "bvlc", narrow)
+    with pytest.raises(ValueError, match=r"layer conv1 \(Conv2D\) has weights of shapes \[\(11, 11, 3, 96\), "
+                                         r"\(96,\)\] here, the file gives \[\(11, 11, 3, 64\), \(64,\)\]"):
+        load_into(model, str(tmp_path / "narrow.caffemodel"))
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # nothing set
 
 
@@ -69,3 +75,17 @@ def test_mean_binaryproto_reads_back_as_rgb(tmp_path):
     assert np.array_equal(caffe.read_mean(str(tmp_path / "mean.binaryproto")), mean)
     raw = (tmp_path / "mean.binaryproto").read_bytes()
     assert wire.by_number(wire.fields(raw))[2][0][2] == 3  # channels: the legacy 4-D fields, as compute_image_mean
+
+
+def test_paths_that_are_no_weights_file_say_what_they_are(tmp_path):
+    model = alexnet.build("bvlc")
+    with pytest.raises(ValueError, match=r"is a directory: pass the weights file itself"):
+        load_into(model, str(tmp_path))
+    with pytest.raises(ValueError, match=r"nothing\.caffemodel: cannot read it"):
+        load_into(model, str(tmp_path / "nothing.caffemodel"))
+    (tmp_path / "model.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"an HDF5 file \(a Keras \.h5 model\?\)"):
+        load_into(model, str(tmp_path / "model.h5"))
+    (tmp_path / "empty.caffemodel").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"an empty file"):
+        load_into(model, str(tmp_path / "empty.caffemodel"))

@@ -7,6 +7,7 @@ order; a two-tower convolution (``common.layers.TowerConv2D``) holds one kernel 
 input channels ``[i*C/2, (i+1)*C/2)`` and giving output channels ``[i*K/2, (i+1)*K/2)`` (Caffe's ``group: 2``).
 """
 
+import keras
 import numpy as np
 
 from common.layers import TowerConv2D
@@ -53,9 +54,9 @@ def flattened_chw(model, name):
     if layer is None:
         return None
     source = layer.input._keras_history.operation
-    while type(source).__name__ == "Dropout":  # torchvision's dropout sits between the flatten and fc6
+    while isinstance(source, keras.layers.Dropout):  # torchvision's dropout sits between the flatten and fc6
         source = source.input._keras_history.operation
-    if type(source).__name__ != "Flatten":
+    if not isinstance(source, keras.layers.Flatten):
         return None
     h, w, c = source.input.shape[1:]
     return c, h, w

@@ -22,12 +22,12 @@ The conventions this import handles ([neon-layers], [neon-backend]):
   conv1 is turned to RGB; its mean (B 127, G 119, R 104) is ``--mean=neon``. CIFAR-10's planes are RGB: nothing
   to turn;
 * classes: neon's ImageNet labels follow the ILSVRC2012 devkit (``meta.mat``, ILSVRC2012_ID - 1), not sorted
-  WNIDs; ``weights.load_into(..., file_classes=...)`` reorders the class layer from a list the user gives.
+  WNIDs; ``weights.load_into(..., class_order=...)`` reorders the class layer from a list the user gives.
   neon's All-CNN pads CIFAR-10's 10 classes to 16 outputs (the ``neon`` All-CNN variant's).
 """
 
-import gzip
 import re
+import zlib
 
 import numpy as np
 
@@ -51,16 +51,29 @@ def _flatten(layers):
             yield layer
 
 
+MAX_UNZIPPED = 4 << 30  # bytes a gzipped file may inflate to (neon's AlexNet files are ~250 MB)
+
+
+def _gunzip(data, path):
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_UNZIPPED)
+    except zlib.error as err:
+        raise ValueError(f"{path}: a damaged gzip file ({err})") from None
+    if inflater.unconsumed_tail:
+        raise ValueError(f"{path}: a gzip file that inflates past {MAX_UNZIPPED >> 30} GiB: not a neon model file")
+    if not inflater.eof:
+        raise ValueError(f"{path}: a truncated gzip file; download it again")
+    return out
+
+
 def read(path):
-    """The file at ``path`` as ``{"version", "compat_mode", "layers": [(kind, config, params)]}`` (``kind`` the
-    last part of neon's layer type, e.g. "Convolution")."""
+    """The file at ``path`` as ``{"compat_mode", "layers": [(kind, config, params)]}`` (``kind`` the last part of
+    neon's layer type, e.g. "Convolution")."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:2] == b"\x1f\x8b":  # neon's load_obj reads .gz files too
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise ValueError(f"{path}: a truncated gzip file ({err})") from None
+        data = _gunzip(data, path)
     try:
         saved = safe_pickle.loads(data, encoding="latin1")
     except safe_pickle.UnsafePickleError as err:
@@ -83,50 +96,62 @@ def read(path):
                          f"v{HANDLED[0][0]}.{HANDLED[0][1]} to v{HANDLED[1][0]}.{HANDLED[1][1]} (the seeds' "
                          "e7ab2c2e2, v1.4.0 and v2.3.0)")
     try:
-        layers = [(str(layer["type"]).rsplit(".", 1)[-1], layer.get("config", {}), layer.get("params", {}))
+        layers = [(str(layer["type"]).rsplit(".", 1)[-1], dict(layer.get("config", {})), layer.get("params", {}))
                   for layer in _flatten(saved["model"]["config"]["layers"])]
-    except (KeyError, TypeError, AttributeError) as err:
+        compat_mode = (saved.get("backend") or {}).get("compat_mode", "neon")
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise ValueError(f"{path}: a neon file without the model's layer list ({type(err).__name__}: {err})") \
             from None
-    return {"version": saved.get("neon_version"), "compat_mode": saved.get("backend", {}).get("compat_mode", "neon"),
-            "layers": layers}
+    return {"compat_mode": compat_mode, "layers": layers}
 
 
-def _pair(value, keys, default):
-    """neon's int-or-dict arguments (``strides=4`` or ``{"str_h": 4, "str_w": 4}``)."""
-    if isinstance(value, dict):
-        return tuple(int(value.get(k, default)) for k in keys)
-    return (int(value), int(value)) if value is not None else (default, default)
+def _param(params, key, path, name):
+    value = params.get(key) if isinstance(params, dict) else None
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: layer {name} has no numeric {key!r} array: not a neon model file, or a damaged one")
+    return value.astype(np.float32)
 
 
 def layer_table(saved, path):
+    try:
+        return _layer_table(saved, path)
+    except (KeyError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{path}: not a readable neon model file: a layer without what neon saves "
+                         f"({type(err).__name__}: {err})") from None
+
+
+def _layer_table(saved, path):
     """The file's weighted layers in order, [(kind, kernel in Caffe's (K, C, R, S) or (nout, nin), bias or None,
     the product of the dropout keeps before it)] ("conv" or "linear"), with neon's conventions applied but for the
     flattening order and the channel order."""
     neon_mode = saved["compat_mode"] != "caffe"
     table, keep = [], 1.0
     for kind, config, params in saved["layers"]:
+        if keep != 1.0 and kind not in ("Dropout", "Activation", "Pooling", "Convolution", "Convolution_bias",
+                                        "Linear"):
+            raise ValueError(f"{path}: a {kind} layer ({config.get('name')}) between a dropout and the next layer "
+                             "with weights: its inference scaling cannot be folded into those weights")
         if kind == "Dropout":
-            keep *= float(config.get("keep", 0.5)) if neon_mode else 1.0
+            keep *= float(config.get("keep", 0.5)) if neon_mode else 1.0  # 0.5: neon's default, left out
         elif kind in ("Convolution", "Convolution_bias"):
-            w = np.asarray(params["W"], np.float32)
+            w = _param(params, "W", path, config.get("name"))
             r, s, k = (int(x) for x in config["fshape"])
             if w.ndim != 2 or w.shape[1] != k or w.shape[0] % (r * s):
                 raise ValueError(f"{path}: convolution {config.get('name')} has W of shape {w.shape}; expected "
                                  f"(C*{r}*{s}, {k})")
             kernel = w.reshape(-1, r, s, k).transpose(3, 0, 1, 2)
-            bias = params.get("weight_bias")
-            table.append(["conv", kernel, None if bias is None else np.asarray(bias, np.float32).reshape(-1), keep,
-                          config.get("name")])
+            bias = _param(params, "weight_bias", path, config.get("name")).reshape(-1) \
+                if "weight_bias" in params else None
+            table.append(["conv", kernel, bias, keep, config.get("name")])
             keep = 1.0
         elif kind == "Linear":
-            table.append(["linear", np.asarray(params["W"], np.float32), None, keep, config.get("name")])
+            table.append(["linear", _param(params, "W", path, config.get("name")), None, keep, config.get("name")])
             keep = 1.0
         elif kind == "Bias":
             if not table or table[-1][2] is not None:
                 raise ValueError(f"{path}: a Bias layer ({config.get('name')}) that follows no convolution or "
                                  "linear layer")
-            table[-1][2] = np.asarray(params["W"], np.float32).reshape(-1)
+            table[-1][2] = _param(params, "W", path, config.get("name")).reshape(-1)
         elif kind in ("BatchNorm", "Deconvolution", "LSTM", "Recurrent", "RecurrentSum"):
             raise ValueError(f"{path}: a neon {kind} layer ({config.get('name')}): no network here has one")
     return table
@@ -134,8 +159,8 @@ def layer_table(saved, path):
 
 def to_params(saved, model, path, bgr=None):
     """{layer name: weights as ``get_weights()`` takes them} for ``model`` (an AlexNet 'neon' or 'neon_nolrn', or
-    the All-CNN 'neon'): the file's weighted layers in order onto the model's. ``bgr`` (None: yes for a 224x224
-    input, the ImageNet models) turns the first layer from BGR to RGB."""
+    the All-CNN 'neon'): the file's weighted layers in order onto the model's. ``bgr`` (None: yes for an AlexNet,
+    trained on ImageNet through neon's BGR loaders) turns the first layer from BGR to RGB."""
     table = layer_table(saved, path)
     ours = [layer for layer in model.layers if layer.weights]
     if len(table) != len(ours):
@@ -156,7 +181,7 @@ def to_params(saved, model, path, bgr=None):
                                                 convert.flattened_chw(model, layer.name))
         params[layer.name] = weights
     if bgr is None:
-        bgr = model.input.shape[1] >= 200
+        bgr = model.name.startswith("alexnet")  # ImageNet, through neon's OpenCV loaders
     if bgr:
         first = ours[0].name
         params[first] = convert.swap_rgb_bgr(params[first])

@@ -134,6 +134,9 @@ def test_a_file_for_another_network_or_mode_is_refused_and_nothing_set(tmp_path)
     assert np.array_equal(before, model.get_layer("conv1").get_weights()[0])
     with pytest.raises(ValueError, match=r"the file has 8 layers with weights .*allcnn_neon has 9"):
         load_into(allcnn.build("neon", num_classes=10), str(path))
+    with pytest.raises(ValueError, match=r"a neon file, which holds the weights of .*; alexnet_one_weird_trick is "
+                                         r"another network"):  # the same shapes as neon_nolrn's, another network
+        load_into(alexnet.build("one_weird_trick"), str(path))
     caffe_mode = tmp_path / "caffe_mode.p"
     testdata.write_neon_p(caffe_mode, testdata.neon_model_dict(testdata.neon_layers("neon", "v1.4.0", rng),
                                                                "v1.4.0", compat_mode="caffe"))
@@ -173,3 +176,23 @@ def test_class_order_reorders_the_outputs_and_a_wrong_list_is_named(tmp_path):
         load_into(model, str(path), class_order=file_order[:15], classes=classes)
     with pytest.raises(ValueError, match=r"the dataset's class 'zebra' is not in the class list"):
         load_into(model, str(path), class_order=file_order, classes=["zebra"] + classes[1:])
+
+
+def test_gzipped_files_load_and_a_layer_between_dropout_and_weights_is_refused(tmp_path):
+    import gzip
+    rng = np.random.default_rng(0)
+    layers = testdata.neon_layers("allcnn", "v2.3.0", rng)
+    plain = tmp_path / "allcnn.p"
+    testdata.write_neon_p(plain, testdata.neon_model_dict(layers, "v2.3.0"))
+    zipped = tmp_path / "allcnn.p.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    a = allcnn.build("neon", num_classes=10, weights=str(plain))
+    b = allcnn.build("neon", num_classes=10, weights=str(zipped))
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    zipped.write_bytes(zipped.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"allcnn\.p\.gz: a (truncated|damaged) gzip file"):
+        allcnn.build("neon", num_classes=10, weights=str(zipped))
+    lrn = testdata._neon_layer("LRN", "norm0", {"depth": 5, "ascale": 1e-4, "bpower": 0.75})
+    testdata.write_neon_p(plain, testdata.neon_model_dict(layers[:1] + [lrn] + layers[1:], "v2.3.0"))
+    with pytest.raises(ValueError, match=r"a LRN layer \(norm0\) between a dropout and the next layer with weights"):
+        allcnn.build("neon", num_classes=10, weights=str(plain))

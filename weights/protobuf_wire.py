@@ -5,8 +5,6 @@ Wire types (https://protobuf.dev/programming-guides/encoding/): 0 varint, 1 fixe
 (strings, bytes, sub-messages, packed repeated numbers), 5 fixed 32-bit. Groups (3, 4) are refused.
 """
 
-import struct
-
 import numpy as np
 
 
@@ -147,6 +145,3 @@ def packed_floats(number, values):
 def packed_varints(number, values):
     return bytes_field(number, b"".join(_encode_varint(int(v)) for v in values))
 
-
-def float_field(number, value):
-    return _encode_varint(number << 3 | 5) + struct.pack("<f", value)

@@ -8,9 +8,9 @@
 import numpy as np
 
 from weights import protobuf_wire as wire
+from weights.caffe import V1_LAYER_TYPES
 
-_V1_TYPES = {"Convolution": 4, "InnerProduct": 14, "LRN": 15, "Pooling": 17, "ReLU": 18, "Dropout": 6,
-             "Softmax": 20}
+_V1_TYPES = {name: number for number, name in V1_LAYER_TYPES.items()}
 
 
 def caffe_layers(variant, num_classes=1000):
@@ -79,9 +79,9 @@ def random_caffe_weights(variant, seed=0, num_classes=1000):
 
 
 def write_caffemodel(path, variant, weights, v1=True):
-    num_classes = len(weights["fc8"][1])
     """A ``.caffemodel`` holding ``weights`` for the deploy network of ``variant``: V1 ``layers`` with legacy
     blob shapes (as the BVLC files), or the current ``layer`` message with ``BlobShape`` (``v1=False``)."""
+    num_classes = len(weights["fc8"][1])
     out = [wire.bytes_field(1, variant.encode())]
     for name, kind, bottom, top, _ in caffe_layers(variant, num_classes):
         blobs = weights.get(name, ())
