@@ -132,6 +132,9 @@ flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical dev
 flags.DEFINE_enum("mixed_precision", D.mixed_precision, list(PRECISIONS),
                   "Keras dtype policy (mixed_float16 adds dynamic loss scaling); auto: mixed_bfloat16 where the "
                   "GPU or CPU computes bfloat16 natively (Ampere on; AVX512-BF16/AMX), else float32.")
+flags.DEFINE_bool("figures", D.figures, "TensorBoard figures at each validation: the first layer's kernels, the "
+                  "nearest neighbours of five evaluation images among 1,000 training images, the confusion matrix; "
+                  "and the first augmented training images.")
 flags.DEFINE_bool("jit_compile", D.jit_compile, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_integer("seed", D.seed, "Seed of the initial weights, the data order, augmentation and dropout.")
 flags.DEFINE_bool("deterministic", D.deterministic, "Deterministic ops (tf.config.experimental."

@@ -179,13 +179,15 @@ class ArrayInputs:
         i, P + i, ...): a P-worker job then trains on exactly the global batches of a one-worker run with the same
         global batch (the training split is small and in memory on every worker). ``as_seen``: the same examples
         and augmentation on the images as a person sees them (0..1, before GCN and ZCA), for TensorBoard."""
-        key = "train_as_seen" if as_seen else "train"
-        if key not in self._examples:  # cached once, reused by every epoch; built eagerly even when this is
-            with tf.init_scope():    # called inside a dataset function (pipeline.chain_epochs)
-                self._examples[key] = pipeline.cached_examples(
-                    *self._train, (lambda x: tf.cast(x, tf.float32) / 255.0) if as_seen else self.preprocess)
+        if as_seen:  # once per run: not cached
+            examples = pipeline.cached_examples(*self._train, lambda x: tf.cast(x, tf.float32) / 255.0, cache=False)
+        else:
+            if "train" not in self._examples:  # cached once, reused by every epoch; built eagerly even when this
+                with tf.init_scope():        # is called inside a dataset function (pipeline.chain_epochs)
+                    self._examples["train"] = pipeline.cached_examples(*self._train, self.preprocess)
+            examples = self._examples["train"]
         shard = (input_context.num_input_pipelines, input_context.input_pipeline_id) if input_context else None
-        return pipeline.batches(self._examples[key], self.count("train"), batch_size, True, self.config.seed,
+        return pipeline.batches(examples, self.count("train"), batch_size, True, self.config.seed,
                                 epoch, skip_batches, self.config.augmentation, self.config.max_shift, shard=shard,
                                 affine=self.config.affine())
 
@@ -211,10 +213,14 @@ class ArrayInputs:
         """(uint8 images, labels) batches of ``split``, unprocessed: what the ``serve_images`` signature takes."""
         return tf.data.Dataset.from_tensor_slices(self._split(split)).batch(batch_size)
 
-    def display_examples(self, images, split, count):
-        """The first ``count`` examples of ``split`` as a person sees them (0..1, before GCN and ZCA); ``images``,
-        the same examples as the model sees them, are not needed."""
-        return self._split(split)[0][:count].astype(np.float32) / 255.0
+    def sample(self, split, count):
+        """(model inputs, images as a person sees them (uint8), labels) of ``count`` examples spread evenly over
+        ``split`` (every class appears: the splits are not sorted by class), for the figures."""
+        images, labels = self._split(split)
+        index = np.unique(np.linspace(0, len(labels) - 1, min(count, len(labels))).round().astype(np.int64))
+        shown = images[index]
+        model_inputs = self.preprocess(tf.constant(shown)).numpy() if self.preprocess else shown.astype(np.float32)
+        return model_inputs, shown, np.asarray(labels)[index]
 
     # -------------------------------------------------------------------------------------------- serving
     def serving_state(self):
@@ -325,9 +331,24 @@ class ImageNetInputs:
         return source.dataset.map(lambda payload, label, name: (imagenet.read_payload(source, payload), label),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
 
-    def display_examples(self, images, split, count):
-        """Evaluation crops (``images``, mean subtracted) as a person sees them: ``display``."""
-        return self.display(tf.convert_to_tensor(images, tf.float32)).numpy()
+    def sample(self, split, count):
+        """(model inputs, images as a person sees them (uint8), labels) of ``count`` evaluation examples (the
+        central crop) spread over ``split``: a folder's files are listed class by class, so every k-th file is taken
+        (only names are skipped); a TFDS split, already shuffled when prepared, gives its first ``count``."""
+        source = self._split(split)
+        ds = source.dataset
+        ds = ds.shard(max(1, -(-source.count // count)), 0) if source.read else ds  # every ceil(n / count)-th
+        ds = ds.take(count).map(
+            lambda payload, label, name: (imagenet.eval_image(imagenet.read_payload(source, payload), name, self.crop,
+                                                              "center", self.mean, self.config.resize), label),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(100)
+        model_inputs, labels = [], []
+        for images, batch_labels in ds:
+            model_inputs.append(images.numpy())
+            labels.append(batch_labels.numpy())
+        model_inputs = np.concatenate(model_inputs)
+        shown = np.round(self.display(tf.constant(model_inputs)).numpy() * 255).astype(np.uint8)
+        return model_inputs, shown, np.concatenate(labels)
 
     def display(self, images):
         """Mean-subtracted training crops shifted back to 0..1 (approximately: the mean colour is added back)."""

@@ -103,3 +103,14 @@ def test_the_shorter_side_must_hold_the_crop():
     inputs.check(dataclasses.replace(config, scale_min=224), 224)
     with pytest.raises(ValueError, match=r"--scale_min=200 is smaller than the model's 227x227"):
         inputs.load(config, 227)  # before any data is read
+
+
+def test_the_figures_sample_is_spread_over_the_classes(tmp_path):
+    root = photo_folder(tmp_path / "photos")
+    config = inputs.Config(dataset="imagenet_folder", data_dir=str(root))
+    data = inputs.load(config, 227, log=lambda *_: None)
+    model_inputs, shown, labels = data.sample("train", 2)
+    assert model_inputs.shape == (2, 227, 227, 3) and shown.dtype == np.uint8 and sorted(labels) == [0, 1]
+    digits_inputs = inputs.load(inputs.Config(), 16, log=lambda *_: None)
+    model_inputs, shown, labels = digits_inputs.sample("test", 20)
+    assert len(set(labels)) > 5 and shown.dtype == np.uint8 and model_inputs.dtype == np.float32

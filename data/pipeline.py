@@ -151,14 +151,14 @@ def shuffled(ds, buffer, seed, epoch):
             tf.data.Dataset.random(seed=epoch_seed(seed, epoch)).batch(2))
 
 
-def cached_examples(images, labels, preprocess=None):
-    """The (preprocessed) examples of in-memory arrays, cached in memory after the first pass. The cache is shared
-    by every dataset built on the returned one, so each epoch's pipeline (``batches``) reuses it."""
+def cached_examples(images, labels, preprocess=None, cache=True):
+    """The (preprocessed) examples of in-memory arrays, cached in memory after the first pass (``cache``). The
+    cache is shared by every dataset built on the returned one, so each epoch's pipeline (``batches``) reuses it."""
     ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int64)))
     if preprocess is not None:
         ds = ds.batch(PREPROCESS_BATCH).map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE,
                                             deterministic=True).unbatch()
-    return ds.cache()
+    return ds.cache() if cache else ds
 
 
 def batches(examples, count, batch_size, training, seed=None, epoch=None, skip_batches=0, augmentation="none",

@@ -13,7 +13,8 @@ it would answer; ``tf.math.in_top_k``, which counts every class tied at the k-th
 Counting ties as misses instead would under-report such a network (0%) and differ from what it serves.
 
 The confusion matrix counts, for each label (row), the class ranked first (column) under the same rule; its rows sum
-to the class counts and its diagonal to the top-1 hits. ``confusion_summary`` turns it into the report's per-class
+to the class counts (but for examples whose scores are all NaN, which answer nothing: ``unanswered``) and its
+diagonal to the top-1 hits. ``confusion_summary`` turns it into the report's per-class
 top-1, most-confused pairs and, for up to ``MATRIX_CLASSES`` classes, the matrix itself.
 
 Dead outputs: ``tied_rows`` counts the examples whose class scores are all equal (All-CNN's class convolutions
@@ -61,7 +62,7 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
     report. ``with_loss`` (scores must be probabilities) adds the mean cross-entropy, -log p[label] with p clipped
     to [1e-7, 1] as Keras' loss clips it.
     """
-    count = top1 = top5 = tied = 0
+    count = top1 = top5 = tied = unanswered = 0
     loss = 0.0
     confusion = None
     class_peak = None  # per class, the largest |class-layer output| of the pass
@@ -78,8 +79,12 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
         count += len(labels)
         if confusion is None:
             confusion = np.zeros((scores.shape[-1],) * 2, np.int64)
-        ranked_first = np.where(np.isnan(scores), -np.inf, scores).argmax(axis=-1)  # ties: the lower index
-        np.add.at(confusion, (labels.astype(np.int64), ranked_first), 1)
+        # the class ranked first: NaN scores rank behind every number (as in top_k_hits), ties go to the lower
+        # index; a row of NaN only answers nothing and is left out (``unanswered``)
+        answered = ~np.isnan(scores).all(axis=-1)
+        ranked_first = np.where(np.isnan(scores), -np.inf, scores).argmax(axis=-1)
+        np.add.at(confusion, (labels.astype(np.int64)[answered], ranked_first[answered]), 1)
+        unanswered += int((~answered).sum())
         if with_loss:
             picked = scores[np.arange(len(labels)), labels.astype(np.int64)]
             loss -= float(np.log(np.clip(picked.astype(np.float64), 1e-7, 1.0)).sum())
@@ -97,6 +102,8 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
               "top1_accuracy": top1 / count, "top5_accuracy": top5 / count,
               "top1_error": 1 - top1 / count, "top5_error": 1 - top5 / count,
               "tied_examples": tied, "tied_outputs": tied / count, "confusion": confusion}
+    if unanswered:
+        report["unanswered"] = unanswered  # examples whose scores are all NaN: in no row of the matrix
     if class_peak is not None:
         report["dead_classes"] = int((class_peak == 0).sum())
     if with_loss:
@@ -111,9 +118,10 @@ CONFUSED_PAIRS = 10
 def confusion_summary(confusion, class_names):
     """The report's view of a confusion matrix (rows: labels; columns: the class ranked first): each class's top-1
     accuracy by name (None for a class with no example), the ``CONFUSED_PAIRS`` most frequent (label, answered as,
-    count) mistakes by name, and the matrix itself for up to ``MATRIX_CLASSES`` classes."""
-    confusion = np.asarray(confusion)
-    names = list(class_names) + [str(i) for i in range(len(class_names), confusion.shape[0])]
+    count) mistakes by name, and the matrix itself (a row per class, a column per output) for up to
+    ``MATRIX_CLASSES`` outputs."""
+    confusion = np.asarray(confusion)[:len(class_names)]  # rows: the labels (neon's padded outputs are no label)
+    names = list(class_names) + [str(i) for i in range(len(class_names), confusion.shape[1])]
     totals = confusion.sum(axis=1)
     per_class = {names[i]: (float(confusion[i, i] / totals[i]) if totals[i] else None)
                  for i in range(confusion.shape[0])}
@@ -123,7 +131,7 @@ def confusion_summary(confusion, class_names):
     pairs = [{"label": names[i], "answered": names[j], "count": int(mistakes[i, j])}
              for i, j in zip(*np.unravel_index(order, mistakes.shape)) if mistakes[i, j]]
     summary = {"per_class_top1": per_class, "most_confused": pairs}
-    if confusion.shape[0] <= MATRIX_CLASSES:
+    if confusion.shape[1] <= MATRIX_CLASSES:
         summary["confusion_matrix"] = confusion.tolist()
     return summary
 

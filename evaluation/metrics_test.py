@@ -143,3 +143,19 @@ def test_confusion_matrix_rows_sum_to_the_class_counts_and_its_diagonal_to_the_t
     assert summary["confusion_matrix"] == confusion.tolist()
     big = metrics.confusion_summary(np.eye(30, dtype=np.int64), [f"n{i}" for i in range(30)])
     assert "confusion_matrix" not in big and big["most_confused"] == [] and big["per_class_top1"]["n29"] == 1.0
+
+
+def test_confusion_leaves_rows_of_nan_unanswered_and_keeps_its_diagonal_equal_to_the_top1_hits():
+    scores = np.array([[np.nan] * 4, [np.nan] * 4, [0.1, np.nan, 0.5, 0.2], [np.nan, 0.3, 0.2, 0.1],
+                       [0.4, 0.1, 0.1, 0.1]], np.float32)
+    labels = np.array([0, 1, 2, 0, 0])
+    report = metrics.evaluate(lambda x: x, [(scores, labels)])
+    assert report["unanswered"] == 2 and report["confusion"].sum() == 3
+    assert np.trace(report["confusion"]) == report["top1_correct"] == 2  # rows 2 and 4; row 3's label is NaN
+    # neon's 16 outputs for 10 classes: a row per class, a column per output
+    padded = np.zeros((16, 16), np.int64)
+    padded[:10, :10] = np.eye(10, dtype=np.int64) * 3
+    padded[2, 12] = 1
+    summary = metrics.confusion_summary(padded, [str(i) for i in range(10)])
+    assert np.array(summary["confusion_matrix"]).shape == (10, 16) and len(summary["per_class_top1"]) == 10
+    assert summary["most_confused"] == [{"label": "2", "answered": "12", "count": 1}]

@@ -136,7 +136,7 @@ def from_weights(path, family, variant, overrides=None, log=print, class_order=N
         weights.check_class_order(path, order, config.dataset in data_inputs.IMAGENET_DATASETS)
         weights.load_into(model, path, class_order=order, classes=inputs.class_names)
     except ValueError as err:
-        classes = model.layers[-2 if model.layers[-1].name == "predictions" else -1].name
+        classes = weights.class_layer(model)
         hint = (f" The class layer {classes} has {len(inputs.class_names)} outputs for --dataset={config.dataset}: "
                 "score the file on the classes it was trained on, or fine-tune it (train.py --init_from)."
                 if f"layer {classes} " in str(err) else "")

@@ -1,7 +1,7 @@
 """What the network learned, in pictures: the paper's Figure 3 (the first layer's kernels), its Figure 4 (validation
 images, their top-5 classes, and the training images nearest in the class layer's input), and the confusion matrix.
 
-    python -m figures --workdir=runs/digits --out=figures/      # PNG files from a run, an export or published weights
+    python -m figures --workdir=runs/digits --out=figures/      # PNG files from a run or published weights
 
 The training loop writes the same figures to TensorBoard at every validation (``Figures``); both draw from the Keras
 model the run or the evaluator builds (``figures.network``), with the arithmetic in ``figures.grids`` and the drawing
@@ -18,16 +18,21 @@ class Figures:
     """The figures of one model on one dataset, with the training sample for the neighbour search taken once."""
 
     def __init__(self, inputs, class_names, normalize="layer", sample=network.TRAIN_SAMPLE,
-                 queries=network.QUERIES):
+                 queries=network.QUERIES, split=None):
         self.inputs, self.class_names, self.normalize = inputs, list(class_names), normalize
-        self.sample, self.queries = sample, queries
-        self._examples = None
+        self.sample, self.queries, self.split = sample, queries, split or inputs.eval_split
+        self._examples = self._net = None
 
     def _data(self):
         if self._examples is None:
             self._examples = (network.examples(self.inputs, "train", self.sample),
-                              network.examples(self.inputs, self.inputs.eval_split, self.queries))
+                              network.examples(self.inputs, self.split, self.queries))
         return self._examples
+
+    def _features(self, model):
+        if self._net is None or self._net[0] is not model:
+            self._net = (model, network.feature_model(model))
+        return self._net[1]
 
     def kernels(self, model):
         name, kernels, groups = network.first_kernels(model)
@@ -39,7 +44,7 @@ class Figures:
 
     def neighbours(self, model):
         (train_x, train_shown, train_labels), (query_x, query_shown, query_labels) = self._data()
-        net = network.feature_model(model)
+        net = self._features(model)
         train_features, _ = network.features(net, train_x)
         query_features, probabilities = network.features(net, query_x)
         index, _ = grids.nearest(query_features, train_features, network.NEIGHBOURS)
@@ -47,16 +52,17 @@ class Figures:
         return draw.neighbours_figure(
             query_shown, query_labels, top, np.take_along_axis(probabilities, top, axis=1), train_shown[index],
             train_labels[index], self.class_names,
-            f"{model.name}: {self.inputs.eval_split} images, their top-{network.TOP} classes, and the nearest of the "
-            f"first {len(train_x):,} training images in the class layer's input")
+            f"{model.name}: {self.split} images, their top-{network.TOP} classes, and the nearest of "
+            f"{len(train_x):,} training images (spread over the split) in the class layer's input")
 
     def confusion(self, confusion, title):
-        return draw.confusion_figure(confusion, self.class_names, title)
+        """The matrix's rows for the named classes (a row per label), every output a column."""
+        return draw.confusion_figure(np.asarray(confusion)[:len(self.class_names)], self.class_names, title)
 
     def all(self, model, confusion=None, title=""):
         """{name: Figure}: kernels, neighbours, and the confusion matrix when given for at most ``MATRIX_CLASSES``
         classes (an ImageNet report names its most confused pairs instead)."""
         out = {"conv1_kernels": self.kernels(model), "nearest_neighbours": self.neighbours(model)}
-        if confusion is not None and len(confusion) <= MATRIX_CLASSES:
+        if confusion is not None and np.shape(confusion)[1] <= MATRIX_CLASSES:
             out["confusion_matrix"] = self.confusion(confusion, title)
         return out

@@ -4,7 +4,9 @@
     python -m figures --weights=bvlc_alexnet.caffemodel --variant=bvlc --data_dir=DIR --out=figures/
     python -m figures --saved_model=runs/digits/export --out=figures/    # the confusion matrix only
 
-Takes evaluate.py's flags for the model and the data (the same loading, ``evaluate.load``) and writes, into --out:
+Takes evaluate.py's flags for the model and the data (the same loading, ``evaluate.load``; ``--class_names`` a
+synset_words.txt to show ImageNet's classes by name rather than WNID; ``--split`` the split scored and the images
+shown) and writes, into --out:
 conv1_kernels.png (Figure 3), nearest_neighbours.png (Figure 4: validation images, their top-5 classes, the nearest
 training images in the class layer's input), confusion_matrix.png (up to 20 classes; an ImageNet run's most confused
 pairs are printed and in report.json), and report.json (evaluate.py's report: per-class top-1 included).
@@ -32,19 +34,25 @@ def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value)")
     f = flags.FLAGS
-    if evaluate.source_error(f):
-        fail(evaluate.source_error(f))
+    problem = evaluate.source_error(f) or (
+        "--export_dir and --report are evaluate.py's: the figures and report.json go to --out" if f.export_dir or
+        f.report else None)
+    if problem:
+        fail(problem)
     logging.set_verbosity(logging.WARNING)
+    import weights
     from evaluation import metrics, score
     from figures import Figures, draw
 
     try:
+        descriptions = weights.read_class_descriptions(f.class_names) if f.class_names else {}
         scorable = evaluate.load(f)
         report = score.score(scorable, f.split, f.batch_size)
     except ValueError as err:
         fail(str(err))
     os.makedirs(f.out, exist_ok=True)
-    figures = Figures(scorable.inputs, scorable.inputs.class_names, f.normalize)
+    names = [descriptions.get(name, name) for name in scorable.inputs.class_names]  # WNIDs -> words, if given
+    figures = Figures(scorable.inputs, names, f.normalize, split=report["split"])
     drawn = {}
     if scorable.model is not None:
         drawn["conv1_kernels"] = figures.kernels(scorable.model)

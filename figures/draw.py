@@ -34,23 +34,22 @@ def kernels_figure(grid, title, kernel_size):
 
 
 def confusion_figure(confusion, class_names, title):
-    """Rows: the label; columns: the class answered (ranked first). Each cell shaded by its share of the row and
-    labelled with its count."""
+    """Rows: the label; columns: the class answered (ranked first; neon's padded outputs are columns without a
+    row). Each cell shaded by its share of the row and labelled with its count."""
     confusion = np.asarray(confusion)
-    n = confusion.shape[0]
-    names = list(class_names)[:n] + [str(i) for i in range(len(class_names), n)]
+    rows, columns = confusion.shape
+    names = list(class_names)[:columns] + [str(i) for i in range(len(class_names), columns)]
     rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    size = max(4.0, 0.45 * n + 1.5)
-    figure = Figure(figsize=(size, size), dpi=100)
+    figure = Figure(figsize=(max(4.0, 0.45 * columns + 1.5), max(4.0, 0.45 * rows + 1.5)), dpi=100)
     axes = figure.add_subplot()
     axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    for i in range(n):
-        for j in range(n):
+    for i in range(rows):
+        for j in range(columns):
             if confusion[i, j]:
                 axes.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
                           color="white" if rates[i, j] > 0.5 else "black")
-    axes.set_xticks(range(n), names, rotation=90, fontsize=7)
-    axes.set_yticks(range(n), names, fontsize=7)
+    axes.set_xticks(range(columns), names, rotation=90, fontsize=7)
+    axes.set_yticks(range(rows), names[:rows], fontsize=7)
     axes.set_xlabel("answered (ranked first)")
     axes.set_ylabel("label")
     axes.set_title(title, fontsize=9)
@@ -61,13 +60,13 @@ def confusion_figure(confusion, class_names, title):
 def neighbours_figure(queries, query_labels, top_classes, top_probabilities, neighbours, neighbour_labels,
                       class_names, title):
     """The paper's Figure 4: per row, a validation image, its top classes as bars (the label's bar red, the others
-    blue), and the training images nearest in feature space, nearest first. Images in [0, 1]."""
+    blue), and the training images nearest in feature space, nearest first. Images uint8, or floats in [0, 1]."""
     rows, k = len(queries), neighbours.shape[1]
     figure = Figure(figsize=(1.3 * (k + 3), 1.4 * rows + 0.4), dpi=100)
-    grid = figure.add_gridspec(rows, k + 3, width_ratios=[1, 2] + [1] * (k + 1))
+    grid = figure.add_gridspec(rows, k + 3, width_ratios=[1, 2, 0.3] + [1] * k)  # column 2: a narrow gap
     for r in range(rows):
         axes = figure.add_subplot(grid[r, 0])
-        axes.imshow(np.clip(queries[r], 0, 1))
+        axes.imshow(_image(queries[r]))
         axes.set_axis_off()
         axes.set_title(_name(class_names, query_labels[r]), fontsize=7)
         bars = figure.add_subplot(grid[r, 1])
@@ -80,11 +79,16 @@ def neighbours_figure(queries, query_labels, top_classes, top_probabilities, nei
         bars.tick_params(axis="x", labelsize=6)
         for j in range(k):
             axes = figure.add_subplot(grid[r, j + 3])
-            axes.imshow(np.clip(neighbours[r, j], 0, 1))
+            axes.imshow(_image(neighbours[r, j]))
             axes.set_axis_off()
             axes.set_title(_name(class_names, neighbour_labels[r, j]), fontsize=6)
     figure.suptitle(title, fontsize=9)
     return figure
+
+
+def _image(image):
+    """uint8 as it is, floats clipped to [0, 1]."""
+    return image if image.dtype == np.uint8 else np.clip(image, 0, 1)
 
 
 def _name(class_names, index):

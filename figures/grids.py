@@ -57,11 +57,6 @@ def kernel_grid(kernels, groups=1, normalize="layer", per_row=PER_ROW):
     return image
 
 
-def upscale(image, factor):
-    """Each pixel as a ``factor`` x ``factor`` block (for small kernels in TensorBoard)."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
-
 def nearest(queries, references, k):
     """(indices (q, k), distances (q, k)) of the ``k`` rows of ``references`` nearest to each row of ``queries`` in
     Euclidean distance, nearest first (ties: the lower index first)."""

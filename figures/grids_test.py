@@ -64,3 +64,21 @@ def test_first_layer_kernels_and_their_towers_come_from_the_model():
     model = alexnet.build("one_weird_trick", num_classes=7)
     features = network.feature_model(model)
     assert features.outputs[0].shape[-1] == 4096 and features.outputs[1].shape[-1] == 7  # fc7's output, classes
+
+
+def test_the_upper_block_of_kernels_is_what_conv2s_first_tower_sees():
+    """Zeroing conv1's kernels 50..95 (the lower block but 48 and 49, which the LRN window of maps 46 and 47 reaches
+    across the towers' boundary) leaves the output of conv2's first tower (its first 128 maps) unchanged and changes
+    the second's: the upper block feeds the first tower."""
+    import keras
+    model = alexnet.build("paper")
+    probe = keras.Model(model.input, model.get_layer("conv2").output)
+    images = np.random.default_rng(3).uniform(-100, 100, (1, 224, 224, 3)).astype(np.float32)
+    before = probe(images).numpy()
+    kernel, bias = model.get_layer("conv1").get_weights()
+    kernel[..., 50:] = 0.0
+    bias[50:] = 0.0
+    model.get_layer("conv1").set_weights([kernel, bias])
+    after = probe(images).numpy()
+    np.testing.assert_array_equal(after[..., :128], before[..., :128])
+    assert not np.allclose(after[..., 128:], before[..., 128:])

@@ -5,14 +5,15 @@ towers, the features the class layer reads, and a fixed sample of examples.
 Features for the nearest neighbours (the paper's Figure 4 uses "the last, 4096-dimensional hidden layer"): the input
 of the class layer, i.e. fc7's output for an AlexNet (after its ReLU; dropout is the identity at inference) and the
 feature maps the All-CNN class convolution reads, flattened. The training side of the search is a bounded sample:
-the first ``TRAIN_SAMPLE`` examples of the training split, in the evaluation's preprocessing (no augmentation), the
-same at every validation so that a run shows its neighbours change.
+``TRAIN_SAMPLE`` examples of the training split, in the evaluation's preprocessing (no augmentation), the
+same at every validation so that a run shows its neighbours change. The sample and the queries are spread over their
+splits (``data.inputs`` ``sample``): an ImageNet folder lists its files class by class.
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+import weights
 from common.layers import TowerConv2D
 
 TRAIN_SAMPLE = 1000  # training examples searched for neighbours
@@ -33,39 +34,25 @@ def first_kernels(model):
     return first.name, kernels, groups
 
 
-def class_layer(model):
-    return [layer for layer in model.layers if layer.weights][-1]
-
-
 def feature_model(model):
     """A Keras model of the same layers returning (the class layer's input, the model's output)."""
-    return keras.Model(model.input, [class_layer(model).input, model.output], name=f"{model.name}_features")
+    layer = model.get_layer(weights.class_layer(model))
+    return keras.Model(model.input, [layer.input, model.output], name=f"{model.name}_features")
 
 
-def examples(inputs, split, count, batch_size=100):
-    """(model inputs, display images in [0, 1], labels) of the first ``count`` examples of ``split`` of a
-    ``data.inputs`` object, as the evaluation prepares them (the central crop for ImageNet)."""
-    batches, display, labels, taken = [], [], [], 0
-    for images, batch_labels in inputs.eval_dataset(min(batch_size, count), split):
-        images = tf.convert_to_tensor(images)
-        if images.shape.rank == 5:  # ten crops: the central one (augment.ten_crops: corners, centre, mirrors)
-            images = images[:, 4]
-        batches.append(images.numpy())
-        labels.append(np.asarray(batch_labels))
-        taken += len(batches[-1])
-        if taken >= count:
-            break
-    model_inputs = np.concatenate(batches)[:count]
-    labels = np.concatenate(labels)[:count]
-    shown = inputs.display_examples(model_inputs, split, count)
-    return model_inputs, np.asarray(shown, np.float32), labels
+def examples(inputs, split, count):
+    """(model inputs as float16, images as a person sees them (uint8), labels) of ``count`` examples spread over
+    ``split`` of a ``data.inputs`` object, as the evaluation prepares them (the central crop for ImageNet).
+    float16 halves what the training sample holds (ImageNet: 1,000 crops, 300 MB); the features barely change."""
+    model_inputs, shown, labels = inputs.sample(split, count)
+    return model_inputs.astype(np.float16), shown, labels
 
 
 def features(feature_net, images, batch_size=100):
     """(features flattened (n, d), probabilities (n, classes)) of ``images`` through ``feature_model``'s net."""
     feats, probs = [], []
     for start in range(0, len(images), batch_size):
-        f, p = feature_net(images[start:start + batch_size], training=False)
+        f, p = feature_net(images[start:start + batch_size].astype(np.float32), training=False)
         feats.append(np.asarray(f, np.float32).reshape(len(f), -1))
         probs.append(np.asarray(p, np.float32))
     return np.concatenate(feats), np.concatenate(probs)

@@ -59,6 +59,7 @@ class Config:
     export_dir: str = None  # if set, a SavedModel is written here at the end (the chief only)
     mixed_precision: str = "float32"  # a Keras dtype policy, or auto (training/precision.py)
     jit_compile: bool = False  # XLA for the forward and backward pass
+    figures: bool = True  # TensorBoard figures at each validation (figures/) and the first training images
     seed: int = 0  # the initial weights' and dropout's (data.seed orders and augments the data)
     deterministic: bool = False  # TensorFlow's op determinism
     checkpoint_every_steps: int = 1000  # and at every epoch end

@@ -121,8 +121,7 @@ class Trainer:
         scoring = _with_class_layer(self.model)
         self._predict = tf.function(lambda x: scoring(x, training=False), reduce_retracing=True)
         self._warned_tied = False
-        self._warned_figures = False
-        self.figures = Figures(inputs, inputs.class_names)
+        self.figures = Figures(inputs, inputs.class_names) if config.figures else None
 
     # ------------------------------------------------------------------------------------------------ step
     def _make_train_step(self):
@@ -338,8 +337,7 @@ class Trainer:
                 loss, counts, stop_requested, rates = self._step(iterator, step, epoch, stop)
                 step += 1
                 if show_first_batch:
-                    for name, images in self._first_images(epoch, skip).items():
-                        summaries.images(name, images, step)
+                    self._show_first_images(epoch, skip, step, summaries)
                     show_first_batch = False
                 interval.add(loss, *counts, config.batch_size)
                 whole_epoch.add(loss, *counts, config.batch_size)
@@ -428,6 +426,16 @@ class Trainer:
                 (self.steps_per_epoch - s) * local_replicas),
             epoch, skip, epochs).prefetch(tf.data.AUTOTUNE).with_options(pipeline.FAST_START)
 
+    def _show_first_images(self, epoch, skip, step, summaries):
+        """``_first_images`` to TensorBoard (the chief only); a failure is reported, never stops the run."""
+        if not self.chief or not self.config.figures:
+            return
+        try:
+            for name, images in self._first_images(epoch, skip).items():
+                summaries.images(name, images, step)
+        except Exception as err:  # noqa: BLE001  a picture is never worth a run
+            self.log(f"warning: the first training images could not be shown ({type(err).__name__}: {err})")
+
     def _first_images(self, epoch, skip):
         """The first training batch of this run, augmented, for TensorBoard: {name: images in 0..1}, as a person
         sees them (before whitening or mean subtraction) and as the network receives them (each image scaled to
@@ -443,17 +451,18 @@ class Trainer:
                     (received - low) / tf.maximum(high - low, 1e-6)}
 
     def _draw_figures(self, report, epoch, step, summaries):
-        """The figures (``figures.Figures``) to TensorBoard; a figure that fails is reported once, never stops the
-        run."""
+        """The figures (``figures.Figures``) to TensorBoard; a failure is reported, never stops the run, and ends
+        the figures for the rest of it."""
+        if self.figures is None:
+            return
         try:
             drawn = self.figures.all(self.model, report.get("confusion"),
                                      f"validation after epoch {epoch} (step {step:,})")
             summaries.figures({name: draw.to_rgb(figure) for name, figure in drawn.items()}, step)
         except Exception as err:  # noqa: BLE001  a picture is never worth a run
-            if not self._warned_figures:
-                self.log(f"warning: the TensorBoard figures could not be drawn ({type(err).__name__}: {err}); "
-                         "training goes on without them")
-                self._warned_figures = True
+            self.log(f"warning: the TensorBoard figures could not be drawn ({type(err).__name__}: {err}); "
+                     "training goes on without them")
+            self.figures = None  # not retried at every validation
 
     def _validate_and_keep_best(self, epoch, step, summaries):
         """Validate, log and summarise (the weight histograms too); apply the plateau rule; save best/ when the top-1
