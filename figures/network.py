@@ -49,10 +49,11 @@ def examples(inputs, split, count):
 
 
 def features(feature_net, images, batch_size=100):
-    """(features flattened (n, d), probabilities (n, classes)) of ``images`` through ``feature_model``'s net."""
+    """(features flattened (n, d), probabilities (n, classes)) of ``images`` through ``feature_net`` (a callable
+    on a float32 batch, e.g. ``feature_model(model)`` in inference mode)."""
     feats, probs = [], []
     for start in range(0, len(images), batch_size):
-        f, p = feature_net(images[start:start + batch_size].astype(np.float32), training=False)
+        f, p = feature_net(images[start:start + batch_size].astype(np.float32))
         feats.append(np.asarray(f, np.float32).reshape(len(f), -1))
         probs.append(np.asarray(p, np.float32))
     return np.concatenate(feats), np.concatenate(probs)

@@ -77,6 +77,9 @@ def fingerprint(model):
     return digest.hexdigest()[:16]
 
 
+NEIGHBOUR_FIGURES = 10  # the nearest-neighbour figure is drawn about this many times a run (and at the end)
+
+
 class Trainer:
     """``Trainer(config, strategy, build_model, inputs, run_info).train()``.
 
@@ -451,13 +454,18 @@ class Trainer:
                     (received - low) / tf.maximum(high - low, 1e-6)}
 
     def _draw_figures(self, report, epoch, step, summaries):
-        """The figures (``figures.Figures``) to TensorBoard; a failure is reported, never stops the run, and ends
-        the figures for the rest of it."""
+        """The figures (``figures.Figures``) to TensorBoard: the kernels and the confusion matrix at every
+        validation, the nearest neighbours (a forward pass of 1,005 images: 0.9 s on the digits, Xeon AMX) about
+        ``NEIGHBOUR_FIGURES`` times a run and at its last validation. A failure is reported, never stops the run,
+        and ends the figures for the rest of it."""
         if self.figures is None:
             return
+        epochs = -(-self.total_steps // self.steps_per_epoch)
+        every = max(1, round(epochs / NEIGHBOUR_FIGURES))
         try:
             drawn = self.figures.all(self.model, report.get("confusion"),
-                                     f"validation after epoch {epoch} (step {step:,})")
+                                     f"validation after epoch {epoch} (step {step:,})",
+                                     neighbours=epoch % every == 0 or epoch >= epochs)
             summaries.figures({name: draw.to_rgb(figure) for name, figure in drawn.items()}, step)
         except Exception as err:  # noqa: BLE001  a picture is never worth a run
             self.log(f"warning: the TensorBoard figures could not be drawn ({type(err).__name__}: {err}); "
