@@ -332,23 +332,27 @@ class ImageNetInputs:
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
 
     def sample(self, split, count):
-        """(model inputs, images as a person sees them (uint8), labels) of ``count`` evaluation examples (the
-        central crop) spread over ``split``: a folder's files are listed class by class, so every k-th file is taken
-        (only names are skipped); a TFDS split, already shuffled when prepared, gives its first ``count``."""
+        """(model inputs, images as a person sees them (uint8), labels) of ``count`` evaluation examples spread over
+        ``split``: a folder's files are listed class by class, so every k-th file is taken (only names are skipped);
+        a TFDS split, already shuffled when prepared, gives its first ``count``. The model inputs are the central
+        crops; the pictures the central 256x256 of the image they are cut from (``--resize``), which the export's
+        ``serve_images`` turns into the same crops."""
         source = self._split(split)
         ds = source.dataset
         ds = ds.shard(max(1, -(-source.count // count)), 0) if source.read else ds  # every ceil(n / count)-th
-        ds = ds.take(count).map(
-            lambda payload, label, name: (imagenet.eval_image(imagenet.read_payload(source, payload), name, self.crop,
-                                                              "center", self.mean, self.config.resize), label),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(100)
-        model_inputs, labels = [], []
-        for images, batch_labels in ds:
+
+        def one(payload, label, name):
+            base = imagenet.decode_base(imagenet.read_payload(source, payload), name, self.config.resize)
+            shown = tf.cast(tf.round(tf.clip_by_value(augment.central_crop(base, imagenet.BASE_SIZE), 0, 255)),
+                            tf.uint8)
+            return imagenet.eval_crops(base, self.crop, "center", self.mean), shown, label
+        model_inputs, shown, labels = [], [], []
+        for images, pictures, batch_labels in ds.take(count).map(one, num_parallel_calls=tf.data.AUTOTUNE,
+                                                                 deterministic=True).batch(100):
             model_inputs.append(images.numpy())
+            shown.append(pictures.numpy())
             labels.append(batch_labels.numpy())
-        model_inputs = np.concatenate(model_inputs)
-        shown = np.round(self.display(tf.constant(model_inputs)).numpy() * 255).astype(np.uint8)
-        return model_inputs, shown, np.concatenate(labels)
+        return np.concatenate(model_inputs), np.concatenate(shown), np.concatenate(labels)
 
     def display(self, images):
         """Mean-subtracted training crops shifted back to 0..1 (approximately: the mean colour is added back)."""

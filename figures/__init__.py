@@ -1,7 +1,7 @@
 """What the network learned, in pictures: the paper's Figure 3 (the first layer's kernels), its Figure 4 (validation
 images, their top-5 classes, and the training images nearest in the class layer's input), and the confusion matrix.
 
-    python -m figures --workdir=runs/digits --out=figures/      # PNG files from a run or published weights
+    python -m figures --workdir=runs/digits --out=figures/      # PNG files from a run, an export or published weights
 
 The training loop writes the same figures to TensorBoard at every validation (``Figures``); both draw from the Keras
 model the run or the evaluator builds (``figures.network``), with the arithmetic in ``figures.grids`` and the drawing
@@ -39,7 +39,9 @@ class Figures:
         return self._net[1]
 
     def kernels(self, model):
-        name, kernels, groups = network.first_kernels(model)
+        """Figure 3 of ``model``: a Keras model or a ``network.Served`` export."""
+        name, kernels, groups = model.first_kernels() if isinstance(model, network.Served) else \
+            network.first_kernels(model)
         grid = grids.kernel_grid(kernels, groups, self.normalize)
         towers = f", {groups} towers" if groups > 1 else ""
         return draw.kernels_figure(grid, f"{model.name}: {name}, {kernels.shape[-1]} kernels of "
@@ -48,9 +50,13 @@ class Figures:
 
     def neighbours(self, model):
         (train_x, train_shown, train_labels), (query_x, query_shown, query_labels) = self._data()
-        net = self._features(model)
-        train_features, _ = network.features(net, train_x)
-        query_features, probabilities = network.features(net, query_x)
+        if isinstance(model, network.Served):  # an export preprocesses the pictures itself
+            train_features, _ = model.features(train_shown)
+            query_features, probabilities = model.features(query_shown)
+        else:
+            net = self._features(model)
+            train_features, _ = network.features(net, train_x)
+            query_features, probabilities = network.features(net, query_x)
         index, _ = grids.nearest(query_features, train_features, network.NEIGHBOURS)
         top = np.argsort(-probabilities, axis=1, kind="stable")[:, :network.TOP]
         return draw.neighbours_figure(

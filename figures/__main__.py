@@ -2,7 +2,7 @@
 
     python -m figures --workdir=runs/digits --out=figures/
     python -m figures --weights=bvlc_alexnet.caffemodel --variant=bvlc --data_dir=DIR --out=figures/
-    python -m figures --saved_model=runs/digits/export --out=figures/    # the confusion matrix only
+    python -m figures --saved_model=runs/digits/export --out=figures/    # through its own preprocessing
 
 Takes evaluate.py's flags for the model and the data (the same loading, ``evaluate.load``; ``--class_names`` a
 synset_words.txt to show ImageNet's classes by name rather than WNID; ``--split`` the split scored and the images
@@ -42,7 +42,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import weights
     from evaluation import metrics, score
-    from figures import Figures, draw
+    from figures import Figures, draw, network
 
     try:
         descriptions = weights.read_class_descriptions(f.class_names) if f.class_names else {}
@@ -53,13 +53,11 @@ def main(argv):
     os.makedirs(f.out, exist_ok=True)
     names = [descriptions.get(name, name) for name in scorable.inputs.class_names]  # WNIDs -> words, if given
     figures = Figures(scorable.inputs, names, f.normalize, split=report["split"])
-    drawn = {}
-    if scorable.model is not None:
-        drawn["conv1_kernels"] = figures.kernels(scorable.model)
-        drawn["nearest_neighbours"] = figures.neighbours(scorable.model)
-    else:
-        print("a SavedModel serves probabilities only: the kernels and the neighbours need --workdir, --weights or "
-              "--model_file")
+    try:
+        model = scorable.model if scorable.model is not None else network.Served(f.saved_model)
+    except ValueError as err:
+        fail(str(err))
+    drawn = {"conv1_kernels": figures.kernels(model), "nearest_neighbours": figures.neighbours(model)}
     if "confusion_matrix" in report:
         drawn["confusion_matrix"] = figures.confusion(report["confusion_matrix"], score.title(report))
     for pair in report["most_confused"]:

@@ -10,6 +10,8 @@ same at every validation so that a run shows its neighbours change. The sample a
 splits (``data.inputs`` ``sample``): an ImageNet folder lists its files class by class.
 """
 
+import os
+
 import keras
 import numpy as np
 
@@ -32,6 +34,32 @@ def first_kernels(model):
     kernels = np.concatenate([w.numpy() for w in first.weights if len(w.shape) == 4], axis=-1).astype(np.float32)
     groups = convs[1].towers if len(convs) > 1 and isinstance(convs[1], TowerConv2D) else 1
     return first.name, kernels, groups
+
+
+class Served:
+    """An exported SavedModel as the figures see it: its ``first_layer`` and ``serve_features`` signatures
+    (training/export.py), fed the pictures of ``examples`` (uint8 images, preprocessed inside as it serves)."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+        signatures = tf.saved_model.load(path).signatures
+        if "serve_features" not in signatures:
+            raise ValueError(f"--saved_model={path} has no serve_features signature (exported before the figures "
+                             "existed): export it again, or pass --workdir")
+        self.name = os.path.basename(os.path.normpath(path))
+        self._first, self._features, self._tf = signatures["first_layer"], signatures["serve_features"], tf
+
+    def first_kernels(self):
+        out = self._first()
+        return out["layer"].numpy().decode(), out["kernels"].numpy(), int(out["groups"].numpy())
+
+    def features(self, pictures, batch_size=100):
+        feats, probs = [], []
+        for start in range(0, len(pictures), batch_size):
+            out = self._features(images=self._tf.constant(pictures[start:start + batch_size]))
+            feats.append(out["features"].numpy())
+            probs.append(out["all_probabilities"].numpy())
+        return np.concatenate(feats), np.concatenate(probs)
 
 
 def feature_model(model):

@@ -4,6 +4,9 @@ Signatures (both return the top-5 class indices ``classes`` (int32), their ``cla
 ``probabilities``, and every class's probability as ``all_probabilities``):
 - ``serving_default``: ``images`` (tf.string, [batch]): encoded JPEG/PNG images.
 - ``serve_images``: ``images`` (tf.uint8, [batch, height, width, 3]) already decoded.
+For the figures (``python -m figures --saved_model``): ``serve_features`` (uint8 images as ``serve_images``) returns
+the class layer's input, flattened, as ``features`` and ``all_probabilities``; ``first_layer`` (no input) the first
+convolution's ``kernels`` (kh, kw, in, out), its ``layer`` name and the ``groups`` (towers) its outputs feed.
 Bad requests (bytes that are not an image, an empty batch, a tensor of another rank or channel count) fail with
 InvalidArgument and a message saying what was expected; the model keeps serving. The signatures therefore declare
 no fixed rank: the shape is checked inside, where the error can say what it should be.
@@ -20,6 +23,8 @@ import shutil
 
 import keras
 import tensorflow as tf
+
+from figures import network
 
 TOP_K = 5
 
@@ -74,11 +79,26 @@ def export(model, inputs, class_names, export_dir, log=print):
                                 "serve_images takes a batch [N >= 1, height, width, 3] of uint8 RGB images")
         return _outputs(model, inputs.serve_images(images, state.variables_by_name), class_names)
 
+    feature_net = network.feature_model(model)
+    layer, kernels, groups = network.first_kernels(model)
+
+    def serve_features(images):
+        images = _checked_batch(images, 4,
+                                "serve_features takes a batch [N >= 1, height, width, 3] of uint8 RGB images")
+        features, probabilities = feature_net(inputs.serve_images(images, state.variables_by_name), training=False)
+        return {"features": tf.reshape(tf.cast(features, tf.float32), [tf.shape(features)[0], -1]),
+                "all_probabilities": tf.cast(probabilities, tf.float32)}
+
+    def first_layer():
+        return {"kernels": tf.constant(kernels), "groups": tf.constant(groups), "layer": tf.constant(layer)}
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(state)
     archive.add_endpoint("serving_default", serve_bytes, [tf.TensorSpec(None, tf.string, name="images")])
     archive.add_endpoint("serve_images", serve_images, [tf.TensorSpec(None, tf.uint8, name="images")])
+    archive.add_endpoint("serve_features", serve_features, [tf.TensorSpec(None, tf.uint8, name="images")])
+    archive.add_endpoint("first_layer", first_layer, [])
     temporary = f"{export_dir}.tmp-{os.getpid()}"
     previous = f"{export_dir}.old-{os.getpid()}"
     try:
@@ -93,5 +113,6 @@ def export(model, inputs, class_names, export_dir, log=print):
                 shutil.rmtree(previous, ignore_errors=True)
             else:  # the rename into place failed: put the previous export back
                 os.rename(previous, export_dir)
-    log(f"SavedModel: {export_dir} (signatures serving_default: encoded images; serve_images: uint8 images)")
+    log(f"SavedModel: {export_dir} (signatures serving_default: encoded images; serve_images: uint8 images; "
+        "serve_features and first_layer for the figures)")
     return export_dir

@@ -135,3 +135,23 @@ def test_bad_requests_fail_with_invalid_argument_and_the_model_keeps_serving(dig
         # the next good request is served as before
         np.testing.assert_array_equal(by_bytes(images=good_bytes)["classes"].numpy(), expected)
     np.testing.assert_array_equal(by_images(images=tf.constant(images))["classes"].numpy(), expected)
+
+
+def test_the_export_gives_the_figures_what_the_model_gives(digits_run):
+    """``serve_features`` and ``first_layer``: the features, probabilities and kernels of the in-process model."""
+    from figures import network
+    info = json.loads((digits_run / "run.json").read_text())
+    model = models.build("allcnn", info["variant"], num_classes=info["num_classes"], **info["model_options"])
+    workdir_layout.restore_model(model, workdir_layout.checkpoint_path(str(digits_run)))
+    inputs = data_inputs.load(data_inputs.Config(**info["data"]), info["image_size"], log=lambda *_: None)
+    served = network.Served(str(digits_run / "export"))
+    layer, kernels, groups = served.first_kernels()
+    expected_layer, expected_kernels, expected_groups = network.first_kernels(model)
+    assert (layer, groups) == (expected_layer, expected_groups)
+    np.testing.assert_array_equal(kernels, expected_kernels)
+    model_inputs, pictures, _ = inputs.sample("test", 20)
+    features, probabilities = served.features(pictures)
+    net = network.feature_model(model)
+    expected_features, expected_probabilities = network.features(lambda x: net(x, training=False), model_inputs)
+    np.testing.assert_allclose(features, expected_features, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probabilities, expected_probabilities, rtol=1e-4, atol=1e-6)
