@@ -1,8 +1,8 @@
 """Issue #6: training survives being killed, preempted or fed bad data, and fails clearly.
 
-kill -9 during a checkpoint write; SIGTERM/SIGINT preemption; a damaged latest checkpoint; a non-finite loss; an
-unwritable or full workdir; bad images through train.py and evaluate.py; the same seed giving the same losses; two
-workers on 127.0.0.1 (MultiWorkerMirroredStrategy) equal to one worker with the same global batch, a dead worker
+kill -9 during a checkpoint write (and a second run refused while the first holds the workdir); SIGTERM/SIGINT
+preemption; a damaged latest checkpoint; a non-finite loss; an unwritable or full workdir; bad images through
+train.py and evaluate.py; the same seed giving the same losses; two workers on 127.0.0.1 (MultiWorkerMirroredStrategy) equal to one worker with the same global batch, a dead worker
 stopping the job with a clear error, and the restarted job resuming. Serving bad requests: training/export_test.py.
 """
 
@@ -57,6 +57,12 @@ def weights(path):
     return {n: reader.get_tensor(n) for n in sorted(reader.get_variable_to_shape_map()) if n.startswith("model/")}
 
 
+def snapshot(directory):
+    """{relative path: bytes} of every file below ``directory``."""
+    return {os.path.relpath(os.path.join(root, name), directory): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(directory) for name in names}
+
+
 def latest_step(workdir):
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     return int(latest.rsplit("-", 1)[1]) if latest else 0
@@ -91,6 +97,16 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_e
                     env={"STALL_AT_SAVE": "8", "STALLED": str(stalled)})
     try:
         wait_for(stalled.exists, 300, "the write of checkpoint 8", process)
+        # a second run on the workdir, the first still in it (stopped mid-write): refused at once, nothing written
+        before = snapshot(killed)
+        started = time.monotonic()
+        second = subprocess.run([sys.executable, "train.py", *common, f"--workdir={killed}"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode != 0 and time.monotonic() - started < 60
+        message = second.stderr.strip().splitlines()[-1]
+        assert message.startswith(f"train.py: error: --workdir={killed} is in use by another run (PID "
+                                  f"{process.pid} on {socket.gethostname()}, started ")
+        assert snapshot(killed) == before
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
@@ -329,6 +345,6 @@ def test_two_workers_match_one_worker_only_the_chief_writes_a_dead_worker_stops_
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-3, atol=5e-5, err_msg=name)
     # only the chief wrote: its checkpoints, summaries and export; no worker copies left behind
-    assert sorted(os.listdir(multi)) == ["best", "checkpoints", "flags.txt", "run.json", "train", "validation"]
+    assert sorted(os.listdir(multi)) == ["best", "checkpoints", "flags.txt", "lock", "run.json", "train", "validation"]
     assert len(os.listdir(os.path.join(multi, "train"))) == 2  # one event file per run (the two attempts)
     assert sorted(os.listdir(tmp_path)) == ["export", "multi", "single"]

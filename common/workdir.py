@@ -6,13 +6,19 @@ and the evaluator that reads it (evaluation/score.py):
     <workdir>/checkpoints/    the last few checkpoints (``ckpt-<step>``)
     <workdir>/best/           the checkpoint of the best validation top-1 (``best-<step>``)
     <workdir>/train/, validation/   TensorBoard logs
+    <workdir>/lock            held by the run training in the workdir (``exclusive``): who holds it, as JSON
 
 A checkpoint holds the model's variables under ``model`` (``model_state``), the optimizer, the step and the plateau
 and best-metric state.
 """
 
+import contextlib
+import datetime
+import errno
+import fcntl
 import json
 import os
+import socket
 
 import tensorflow as tf
 
@@ -20,6 +26,7 @@ RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
 CHECKPOINTS = "checkpoints"
 BEST = "best"
+LOCK_FILE = "lock"
 # the run.json keys that must match for a workdir to be resumed (the rest describe the run)
 IDENTITY = ("model", "variant", "num_classes", "dataset", "image_size", "batch_size", "steps_per_epoch")
 
@@ -62,3 +69,58 @@ def restore_model(model, path):
     """Load the model variables of checkpoint ``path`` into ``model`` (the optimizer state is left out); raises
     tf.errors.NotFoundError, AssertionError or ValueError when they do not fit."""
     tf.train.Checkpoint(model=model_state(model)).restore(path).expect_partial().assert_existing_objects_matched()
+
+
+class WorkdirInUse(ValueError):
+    """Another run holds the workdir."""
+
+
+def _holder(fd):
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        return f"PID {info['pid']} on {info['host']}, started {info['started']}"
+    except (ValueError, KeyError, OSError, UnicodeDecodeError):
+        return "its PID unknown"
+
+
+@contextlib.contextmanager
+def exclusive(workdir, log=print):
+    """Hold ``workdir`` for one run for the block: an exclusive ``flock`` on ``<workdir>/lock``, which the kernel
+    releases when the process ends however it ends (a ``kill -9`` leaves no stale lock), with the holder's PID, host
+    and start time written into the file. Another run on the workdir raises ``WorkdirInUse`` naming the holder,
+    having written nothing. Where the filesystem cannot lock (an object store's ``gs://``-style path, a network
+    filesystem without locks), a warning says so and the run goes on unguarded."""
+    unguarded = (f"warning: {workdir} cannot be locked against a second run ({{}}): make sure that no other run uses "
+                 "this workdir (two would mix their checkpoints)")
+    if "://" in workdir:
+        log(unguarded.format("not a local filesystem"))
+        yield
+        return
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise ValueError(f"--workdir={workdir} cannot be written ({err.strerror or err}): fix its permissions or pass "
+                         "another --workdir.") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            raise WorkdirInUse(
+                f"--workdir={workdir} is in use by another run ({_holder(fd)}): wait for it to end or stop it (a run "
+                "stopped even by kill -9 frees its workdir at once), or pass another --workdir. Two runs in one "
+                "workdir would mix their checkpoints.") from None
+        except OSError as err:
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            log(unguarded.format(err.strerror))
+            locked = False
+        if locked:
+            started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode(),
+                      0)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with the descriptor

@@ -29,6 +29,7 @@ from training import step as step_lib
 from training.optim import GROUPS
 from training.schedules import Plateau
 
+
 class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, a workdir that does not match or cannot be written, a worker that
     died): the message says why and what to do; the checkpoints written so far are kept."""

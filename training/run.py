@@ -11,6 +11,7 @@ exports a SavedModel when ``config.export_dir`` is set. Every problem a user can
 the data and the model have been checked.
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 import models
 import weights
+from common import workdir
 from common.errors import DATA_ERRORS, op_error_line
 from common.workdir import BEST, CHECKPOINTS
 from data import inputs as data_inputs
@@ -44,14 +46,24 @@ def train_and_evaluate(config, strategy=None, extra_files=None, log=print):
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(resolved)
     try:
-        return _train(config, strategy, extra_files, log)
+        with contextlib.ExitStack() as held:
+            return _train(config, strategy, extra_files, log, held)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train(config, strategy, extra_files, log):
+def _hold_workdir(config, strategy, log, held):
+    """One run per workdir (``common.workdir.exclusive``), held until ``held`` closes: the chief holds it; the other
+    workers of a multi-worker job write nothing there."""
+    if distribute.is_chief(strategy):
+        held.enter_context(workdir.exclusive(config.workdir, log))
+
+
+def _train(config, strategy, extra_files, log, held):
     image_size = config.image_size or models.input_shape(config.model, config.variant)[0]
     cache_dir = config.workdir if os.path.isdir(config.workdir) else None  # --mean=image's mean image
+    if cache_dir:  # an existing workdir: held before anything in it is read or written
+        _hold_workdir(config, strategy, log, held)
     inputs = data_inputs.load_named(config.data, image_size, cache_dir, log)
     num_classes = config.num_classes or len(inputs.class_names)
     model_options = config.model_options()
@@ -70,6 +82,8 @@ def _train(config, strategy, extra_files, log):
                                           config.data.dataset in data_inputs.IMAGENET_DATASETS)
         except ValueError as err:
             raise ValueError(f"--init_from={err}") from None
+    if not cache_dir:  # a new one: made only once the flags, the data and the weights file are known to be good
+        _hold_workdir(config, strategy, log, held)
     run_info = {"model": config.model, "variant": config.variant, "num_classes": num_classes,
                 "dataset": config.data.dataset, "image_size": image_size, "model_options": model_options,
                 "data": dataclasses.asdict(config.data)}
