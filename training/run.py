@@ -82,12 +82,12 @@ def _train(config, strategy, extra_files, log, held):
                                           config.data.dataset in data_inputs.IMAGENET_DATASETS)
         except ValueError as err:
             raise ValueError(f"--init_from={err}") from None
-    if not cache_dir:  # a new one: made only once the flags, the data and the weights file are known to be good
-        _hold_workdir(config, strategy, log, held)
     run_info = {"model": config.model, "variant": config.variant, "num_classes": num_classes,
                 "dataset": config.data.dataset, "image_size": image_size, "model_options": model_options,
                 "data": dataclasses.asdict(config.data)}
     trainer = Trainer(config, strategy, build_model, inputs, run_info, extra_files=extra_files, log=log)
+    if not cache_dir:  # a new one: made only once the flags, the data, any weights file and the batch are good
+        _hold_workdir(config, strategy, log, held)
     try:
         outcome = trainer.train()
     except DATA_ERRORS as err:
