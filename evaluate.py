@@ -94,8 +94,9 @@ def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value)")
     f = flags.FLAGS
-    if source_error(f):
-        fail(source_error(f))
+    problem = source_error(f)
+    if problem:
+        fail(problem)
     if f.export_dir and not f.weights:
         fail("--export_dir goes with --weights (a training run exports with train.py --export_dir).")
     if f.class_names and not f.export_dir:

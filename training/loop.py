@@ -17,7 +17,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import weights
 from common.errors import op_error_line
 from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, checkpoint_path, model_state,
                             read_run_info)
@@ -78,6 +77,15 @@ def fingerprint(model):
     return digest.hexdigest()[:16]
 
 
+@dataclasses.dataclass
+class InitialWeights:
+    """A published file's weights, read and checked once (training/run.py): by layer name, all but the class layer
+    left at its initialisation (``reinitialised``, or None)."""
+    path: str
+    reinitialised: str | None
+    layers: dict
+
+
 NEIGHBOUR_FIGURES = 10  # the nearest-neighbour figure is drawn about this many times a run (and at the end)
 
 
@@ -90,9 +98,10 @@ class Trainer:
     checked on resume. ``training.run.train_and_evaluate`` assembles all of these from a Config.
     """
 
-    def __init__(self, config, strategy, build_model, inputs, run_info, extra_files=None, log=print):
+    def __init__(self, config, strategy, build_model, inputs, run_info, extra_files=None, log=print, initial=None):
         self.config, self.strategy, self.inputs, self.log = config, strategy, inputs, log
         self.extra_files = dict(extra_files or {})
+        self.initial = initial  # InitialWeights for a run that starts from a published file (--init_from)
         self.chief = distribute.is_chief(strategy)
         self.replicas = strategy.num_replicas_in_sync
         if config.batch_size % self.replicas:
@@ -244,11 +253,11 @@ class Trainer:
             if self.plateau:
                 self.plateau.restore({k: v.numpy() for k, v in self.plateau_state.items()})
             self.log(f"resumed from {latest} (step {int(self.step.numpy()):,})")
-        elif self.config.init_from:
-            order = weights.read_class_list(self.config.class_order) if self.config.class_order else None
-            fresh = weights.load_into(self.model, self.config.init_from, new_classes=True, class_order=order,
-                                      classes=self.inputs.class_names)
-            self.log(f"starting in {workdir} from the published weights {self.config.init_from}" + (
+        elif self.initial:
+            for name, values in self.initial.layers.items():
+                self.model.get_layer(name).set_weights(values)
+            fresh = self.initial.reinitialised
+            self.log(f"starting in {workdir} from the published weights {self.initial.path}" + (
                 f"; the class layer {fresh} re-initialised ({self.model.get_layer(fresh).weights[0].shape[-1]} "
                 "classes here, another count in the file)" if fresh else ""))
         else:

@@ -27,7 +27,7 @@ from data import inputs as data_inputs
 from training import distribute, precision
 from training.config import check
 from training.export import export
-from training.loop import Trainer, TrainingError
+from training.loop import InitialWeights, Trainer, TrainingError
 
 
 def train_and_evaluate(config, strategy=None, extra_files=None, log=print):
@@ -72,7 +72,8 @@ def _train(config, strategy, extra_files, log, held):
         return models.build(config.model, config.variant, num_classes=num_classes, **model_options)
 
     probe = build_model()  # a bad --init or --num_classes fails here, before anything is written
-    if config.init_from:  # so does a file for another network
+    initial = None
+    if config.init_from:  # so does a file for another network; read once, its weights handed to the trainer
         order = weights.read_class_list(config.class_order) if config.class_order else None
         try:
             fresh = weights.load_into(probe, config.init_from, new_classes=True, class_order=order,
@@ -82,10 +83,13 @@ def _train(config, strategy, extra_files, log, held):
                                           config.data.dataset in data_inputs.IMAGENET_DATASETS)
         except ValueError as err:
             raise ValueError(f"--init_from={err}") from None
+        initial = InitialWeights(config.init_from, fresh, {layer.name: layer.get_weights() for layer in probe.layers
+                                                           if layer.weights and layer.name != fresh})
     run_info = {"model": config.model, "variant": config.variant, "num_classes": num_classes,
                 "dataset": config.data.dataset, "image_size": image_size, "model_options": model_options,
                 "data": dataclasses.asdict(config.data)}
-    trainer = Trainer(config, strategy, build_model, inputs, run_info, extra_files=extra_files, log=log)
+    trainer = Trainer(config, strategy, build_model, inputs, run_info, extra_files=extra_files, log=log,
+                      initial=initial)
     if not cache_dir:  # a new one: made only once the flags, the data, any weights file and the batch are good
         _hold_workdir(config, strategy, log, held)
     try:
