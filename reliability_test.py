@@ -2,8 +2,9 @@
 
 kill -9 during a checkpoint write (and a second run refused while the first holds the workdir); SIGTERM/SIGINT
 preemption; a damaged latest checkpoint; a non-finite loss; an unwritable or full workdir; bad images through
-train.py and evaluate.py; the same seed giving the same losses; two workers on 127.0.0.1 (MultiWorkerMirroredStrategy) equal to one worker with the same global batch, a dead worker
-stopping the job with a clear error, and the restarted job resuming. Serving bad requests: training/export_test.py.
+train.py and evaluate.py; the same seed giving the same losses; two workers on 127.0.0.1 (MultiWorkerMirroredStrategy)
+equal to one worker with the same global batch, a stopped (SIGSTOP) worker and a hung one stopping the job within
+the bound, naming the worker, and the restarted job resuming. Serving bad requests: training/export_test.py.
 """
 
 import json
@@ -22,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 from data.testdata import photo_folder
+from training import watchdog
 
 pytestmark = pytest.mark.slow  # every test trains (most in subprocesses)
 
@@ -293,10 +295,36 @@ def free_ports(count):
     return ports
 
 
-def start_workers(*args, count=2):
+def start_workers(*args, count=2, scripts=(), env=None):
+    """``count`` train.py workers of one job on 127.0.0.1 (worker i run by ``scripts[i]`` when given); their
+    addresses are ``.address`` of each process."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(count)]
-    return [start(*args, "--strategy=multi_worker", "--cpu_devices=1", env={"TF_CONFIG": json.dumps(
-        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}) for i in range(count)]
+    processes = []
+    for i in range(count):
+        script = scripts[i] if i < len(scripts) else None
+        processes.append(start(*args, "--strategy=multi_worker", "--cpu_devices=1", script=script, env=dict(
+            env or {}, TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}))))
+        processes[-1].address = workers[i]
+    return processes
+
+
+# Runs train.py with worker's Python stuck (not dead: its heartbeats go on) before 0-based step $HANG_AT_STEP, as on
+# a read from a hung network filesystem between two steps.
+HANGING_TRAIN = r"""
+import os, runpy, sys, time
+from training import loop
+
+original = loop.Trainer._step
+
+def _step(self, iterator, step, epoch, stop):
+    if step == int(os.environ["HANG_AT_STEP"]):
+        time.sleep(3600)
+    return original(self, iterator, step, epoch, stop)
+
+loop.Trainer._step = _step
+sys.argv = ["train.py"] + sys.argv[1:]
+runpy.run_path("train.py", run_name="__main__")
+"""
 
 
 def finish(processes, timeout=300):
@@ -305,7 +333,7 @@ def finish(processes, timeout=300):
 
 
 @pytest.mark.slow
-def test_two_workers_match_one_worker_only_the_chief_writes_a_dead_worker_stops_the_job_and_it_resumes(tmp_path):
+def test_two_workers_match_one_worker_only_the_chief_writes_a_stopped_worker_stops_the_job_and_it_resumes(tmp_path):
     # The digits recipe, shortened: global batch 32 as 2 workers x 16, or one process with 2 replicas x 16.
     common = ["--flagfile=configs/digits.flags", "--checkpoint_every_steps=2", "--eval_batch_size=360",
               "--log_every_steps=1"]
@@ -314,18 +342,25 @@ def test_two_workers_match_one_worker_only_the_chief_writes_a_dead_worker_stops_
     rc, out, err = finish([reference])[0]
     assert rc == 0, err[-3000:]
 
-    # a worker dies (SIGKILL) once the chief has checkpoint 2: the chief stops with a clear error, not a hang
-    workers = start_workers(*common, f"--workdir={multi}", "--train_steps=1000")
+    # a worker stops (SIGSTOP: alive, silent) once the chief has checkpoint 2: the chief stops within the bound
+    # (the coordination service's heartbeats: measured 8-10 s), naming it, not a hang
+    workers = start_workers(*common, f"--workdir={multi}", "--train_steps=1000", "--step_timeout_secs=60")
     try:
         wait_for(lambda: latest_step(multi) >= 2, 300, "the chief's checkpoint 2", workers[0])
-        workers[1].send_signal(signal.SIGKILL)
-        (rc, _, err), _ = finish(workers, timeout=120)
+        workers[1].send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        _, err = workers[0].communicate(timeout=120)
+        waited = time.monotonic() - stopped
     finally:
         for p in workers:
             p.kill()
+            p.communicate()
     message = err.strip().splitlines()[-1]
-    assert rc != 0 and message.startswith("train.py: error: a worker of this 2-worker job stopped answering at step ")
-    assert "restart every worker with the same command to resume" in message
+    assert workers[0].returncode != 0 and waited < 60, (waited, err[-3000:])
+    assert re.fullmatch(r"train.py: error: a worker of this 2-worker job stopped answering at step \d+ \(worker 1 "
+                        rf"\({workers[1].address}\) stopped sending heartbeats \(dead, stopped or cut off\)\): the "
+                        r"job stops\. The last checkpoint is .*/checkpoints/ckpt-\d+; restart every worker with the "
+                        r"same command to resume from it\.", message), message
     stopped_at = latest_step(multi)
 
     # the restarted job resumes from the chief's last checkpoint and finishes on both workers
@@ -348,3 +383,26 @@ def test_two_workers_match_one_worker_only_the_chief_writes_a_dead_worker_stops_
     assert sorted(os.listdir(multi)) == ["best", "checkpoints", "flags.txt", "lock", "run.json", "train", "validation"]
     assert len(os.listdir(os.path.join(multi, "train"))) == 2  # one event file per run (the two attempts)
     assert sorted(os.listdir(tmp_path)) == ["export", "multi", "single"]
+
+
+@pytest.mark.slow
+def test_a_hung_worker_stops_the_job_within_the_bound_naming_it_and_leaves_itself(tmp_path):
+    # worker 1's Python hangs before step 6 (its heartbeats go on): the chief's step 6 waits past the bound
+    common = ["--flagfile=configs/digits.flags", "--checkpoint_every_steps=0", "--eval_batch_size=360",
+              "--train_steps=1000", f"--workdir={tmp_path / 'run'}", "--step_timeout_secs=15", "--nofigures"]
+    workers = start_workers(*common, scripts=(None, HANGING_TRAIN), env={"HANG_AT_STEP": "5"})
+    try:
+        results = finish(workers, timeout=240)
+    finally:
+        for p in workers:
+            p.kill()
+    said = f"worker 1 ({workers[1].address}) did not reach step 6 within 15 s (--step_timeout_secs=15)"
+    (chief_rc, _, chief_err), (hung_rc, _, hung_err) = results
+    assert chief_rc != 0 and chief_err.strip().splitlines()[-1] == (
+        f"train.py: error: a worker of this 2-worker job stopped answering at step 6 ({said}): the job stops. "
+        "No checkpoint was written yet; restart every worker with the same command to start again.")
+    # the hung worker cannot raise: its watch ends it once the grace has passed
+    assert hung_rc == 1 and hung_err.strip().splitlines()[-1] == (
+        f"train.py: error: a worker of this 2-worker job stopped answering at step 6 ({said}): the job stops. "
+        "No checkpoint was written yet; restart every worker with the same command to start again. (this worker did "
+        f"not end by itself within {watchdog.GRACE_SECS:g} s of the stop)")

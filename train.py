@@ -23,6 +23,7 @@ from training.config import Config
 from training.distribute import STRATEGIES
 from training.precision import PRECISIONS
 from training.schedules import SCHEDULES, UNITS
+from training.watchdog import FLOOR_SECS, MULTIPLE
 
 _BEFORE = set(flags.FLAGS)
 # Every default below is the dataclass field's of the same name (training/config.py, data/inputs.py): one place each.
@@ -142,6 +143,10 @@ flags.DEFINE_bool("deterministic", D.deterministic, "Deterministic ops (tf.confi
 flags.DEFINE_integer("checkpoint_every_steps", D.checkpoint_every_steps, "Checkpoint every this many steps, and at "
                                                                          "every epoch end.")
 flags.DEFINE_integer("keep_checkpoints", D.keep_checkpoints, "Checkpoints kept (besides the best).")
+flags.DEFINE_float("step_timeout_secs", D.step_timeout_secs, "Multi-worker jobs: a step that waits longer than this "
+                   "for its peers stops the job, naming the workers that did not reach it (a hung worker); 0: "
+                   f"automatic, {MULTIPLE}x the median step and at least {FLOOR_SECS:g} s. The first step of each "
+                   "attempt is not bounded.")
 flags.DEFINE_integer("log_every_steps", D.log_every_steps, "TensorBoard training scalars (and log lines off a "
                                                            "terminal) interval.")
 flags.DEFINE_integer("eval_every_epochs", D.eval_every_epochs, "Validate every this many epochs (and at the end).")

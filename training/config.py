@@ -64,6 +64,7 @@ class Config:
     deterministic: bool = False  # TensorFlow's op determinism
     checkpoint_every_steps: int = 1000  # and at every epoch end
     keep_checkpoints: int = 3  # besides the best
+    step_timeout_secs: float = 0.0  # multi-worker: a step waiting longer stops the job (0: automatic)
     log_every_steps: int = 50  # TensorBoard training scalars (and log lines off a terminal)
     eval_every_epochs: int = 1  # and at the end
     eval_batch_size: int = 100
@@ -113,6 +114,8 @@ def check(config):
     for name in ("train_steps", "checkpoint_every_steps"):
         if getattr(config, name) < 0:
             raise ValueError(f"--{name}={getattr(config, name)} is invalid; it must be >= 0 (0: off).")
+    if config.step_timeout_secs < 0:
+        raise ValueError(f"--step_timeout_secs={config.step_timeout_secs:g} is invalid; it must be >= 0 (0: automatic).")
     if len(config.profile_steps) not in (0, 2) or list(config.profile_steps) != sorted(config.profile_steps):
         raise ValueError(f"--profile_steps={','.join(map(str, config.profile_steps))}: expected START,END, e.g. "
                          "10,20.")

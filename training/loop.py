@@ -5,6 +5,7 @@ The model code knows nothing of this module; the data comes from ``data.inputs``
 trainer from a ``training.config.Config``.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,7 +24,7 @@ from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, c
 from data import pipeline
 from evaluation import metrics
 from figures import Figures, draw
-from training import distribute, preemption, progress
+from training import distribute, preemption, progress, watchdog
 from training import step as step_lib
 from training.optim import GROUPS
 from training.schedules import Plateau
@@ -134,6 +135,8 @@ class Trainer:
         scoring = _with_class_layer(self.model)
         self._predict = tf.function(lambda x: scoring(x, training=False), reduce_retracing=True)
         self._warned_tied = False
+        self.watch, self._first_step = None, 0  # multi-worker: the StepWatch, set by train()
+        self._running = 0  # the (0-based) step running or last run
         self.figures = Figures(inputs, inputs.class_names) if config.figures else None
 
     # ------------------------------------------------------------------------------------------------ step
@@ -308,22 +311,37 @@ class Trainer:
         """Train to the end (or until SIGTERM/SIGINT: then save and return); returns an ``Outcome``."""
         self._prepare_workdir()
         try:
-            with preemption.StopRequest() as stop:
+            with preemption.StopRequest() as stop, self._step_watch():
                 return self._train(stop)
         except PEER_ERRORS as err:
             if self.workers == 1:
                 raise
-            reason = op_error_line(err)
-            raise TrainingError(
-                f"a worker of this {self.workers}-worker job stopped answering at step {int(self.step.numpy()):,} "
-                f"({type(err).__name__}: {reason}): the job stops. The last checkpoint is "
-                f"{checkpoint_path(self.config.workdir)}; restart every "
-                "worker with the same command to resume from it.") from None
+            who = watchdog.peer_failure(str(err), distribute.tf_config().get("cluster", {}))
+            raise TrainingError(self._peer_stopped(who or f"{type(err).__name__}: {op_error_line(err)}",
+                                                   self._running + 1)) from None
+
+    def _peer_stopped(self, reason, step):
+        """The message of a multi-worker job stopped at (1-based) ``step`` by a peer, for ``reason``."""
+        latest = checkpoint_path(self.config.workdir)
+        return (f"a worker of this {self.workers}-worker job stopped answering at step {step:,} ({reason}): the job "
+                "stops. " + (f"The last checkpoint is {latest}; restart every worker with the same command to resume "
+                             "from it." if latest else "No checkpoint was written yet; restart every worker with the "
+                             "same command to start again."))
+
+    def _step_watch(self):
+        """The bound on a step's wait for its peers (``training.watchdog.StepWatch``) in a multi-worker job."""
+        if self.workers == 1:
+            return contextlib.nullcontext()
+        resolver = self.strategy.cluster_resolver
+        self.watch = watchdog.StepWatch(resolver.task_id or 0, resolver.task_type or "worker",
+                                        distribute.tf_config().get("cluster", {}), self.config.step_timeout_secs,
+                                        self.log, self._peer_stopped)
+        return self.watch
 
     def _train(self, stop):
         config = self.config
         summaries = progress.Summaries(config.workdir if self.chief else None)
-        step = int(self.step.numpy())
+        step = self._first_step = int(self.step.numpy())  # the first step of an attempt is not bounded
         epoch, skip = divmod(step, self.steps_per_epoch)
         total_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         if step >= self.total_steps:
@@ -378,10 +396,13 @@ class Trainer:
         if step in profile[:1]:
             tf.profiler.experimental.start(os.path.join(self.config.workdir, "train"))
         rates = self.learning_rates(step)
-        loss, top1, top5, tied, stops = self._train_step(
-            iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
-            tf.constant(int(stop.signal is not None), tf.int32))
-        loss = float(loss)
+        self._running = step
+        watch = self.watch.step(step, bounded=step > self._first_step) if self.watch else contextlib.nullcontext()
+        with watch:
+            loss, top1, top5, tied, stops = self._train_step(
+                iterator, {g: tf.constant(rates[g], tf.float32) for g in GROUPS},
+                tf.constant(int(stop.signal is not None), tf.int32))
+            loss = float(loss)
         if not math.isfinite(loss):
             raise TrainingError(
                 f"the training loss is {loss} at step {step + 1:,} (epoch {epoch + 1}), learning rate "
