@@ -2,6 +2,7 @@
 
     python evaluate.py --workdir=runs/digits                  # the latest checkpoint of a training run
     python evaluate.py --workdir=runs/digits --checkpoint=best
+    python evaluate.py --workdir=runs/digits --checkpoint=best --export_dir=runs/digits/best_export  # while it trains
     python evaluate.py --workdir=runs/alexnet_paper --crops=ten   # the paper's 10-crop test (ImageNet)
     python evaluate.py --saved_model=runs/digits/export       # an exported SavedModel, as it serves
     python evaluate.py --model_file=model.keras --dataset=digits
@@ -9,7 +10,8 @@
 
 A workdir's run.json says which model, dataset and preprocessing the run used; ``--dataset``, ``--data_dir`` and
 ``--split`` override them. Every example counts: the last batch is smaller rather than dropped, and the count is
-checked against the split's size. Prints a table and writes a JSON report (``--report``).
+checked against the split's size. Prints a table and writes a JSON report (``--report``). Beside a run that is still
+training, a workdir's latest (or best) complete checkpoint is scored, and the log and the report name its step.
 """
 
 import os
@@ -40,8 +42,9 @@ flags.DEFINE_string("class_order", None, "With --weights: a text file naming the
                     "line (required for neon's ImageNet files, which follow the ILSVRC2012 devkit's order).")
 flags.DEFINE_string("class_names", None, "With --export_dir: a text file of '<class> <description>' lines (Caffe's "
                     "synset_words.txt) whose descriptions the export serves instead of the dataset's names (WNIDs).")
-flags.DEFINE_string("export_dir", None, "With --weights: also export the imported model as a SavedModel that serves "
-                    "encoded images with this dataset's class names and preprocessing.")
+flags.DEFINE_string("export_dir", None, "Also export the scored model (an imported --weights file, a --workdir's "
+                    "checkpoint, even while the run trains, or a --model_file) as a SavedModel that serves encoded "
+                    "images with this dataset's class names and preprocessing.")
 flags.DEFINE_string("dataset", None, "Dataset (default: the run's; digits for --model_file/--saved_model).")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's).")
 flags.DEFINE_bool("download", DataConfig.download, "Let TFDS download and prepare the dataset if it is not there.")
@@ -97,8 +100,8 @@ def main(argv):
     problem = source_error(f)
     if problem:
         fail(problem)
-    if f.export_dir and not f.weights:
-        fail("--export_dir goes with --weights (a training run exports with train.py --export_dir).")
+    if f.export_dir and f.saved_model:
+        fail("--export_dir exports a Keras model: --saved_model is already an export (copy its directory).")
     if f.class_names and not f.export_dir:
         fail("--class_names names the classes of an export: pass --export_dir with it.")
     logging.set_verbosity(logging.WARNING)

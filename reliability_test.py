@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import models
+from common import workdir as workdir_layout
 from data.testdata import photo_folder
 from training import watchdog
 
@@ -109,6 +111,16 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_e
         assert message.startswith(f"train.py: error: --workdir={killed} is in use by another run (PID "
                                   f"{process.pid} on {socket.gethostname()}, started ")
         assert snapshot(killed) == before
+        # a reader beside it: evaluate.py scores (and exports) the last complete checkpoint, naming its step
+        export = tmp_path / "export"
+        reader = subprocess.run([sys.executable, "evaluate.py", f"--workdir={killed}", f"--export_dir={export}",
+                                 f"--report={tmp_path / 'report.json'}"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=300)
+        assert reader.returncode == 0, reader.stderr[-3000:]
+        assert f"scoring {os.path.join(killed, 'checkpoints', 'ckpt-4')} (step 4)" in reader.stdout
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert report["step"] == 4 and report["checkpoint"].endswith("ckpt-4") and report["examples"] == 360
+        assert os.path.isfile(export / "saved_model.pb") and snapshot(killed) == before
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
@@ -124,6 +136,40 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_the_rerun_e
     assert latest_step(killed) == latest_step(whole) == 12 and a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_evaluate_in_a_loop_beside_a_training_run_never_fails_and_names_the_step_it_scored(tmp_path):
+    from evaluation import score
+    workdir = str(tmp_path / "run")
+    # a checkpoint at every step, one kept: each save deletes the one before it, the reader's worst case
+    process = start(SMOKE, f"--workdir={workdir}", "--train_steps=80", "--checkpoint_every_steps=1", "--image_size=16",
+                    "--keep_checkpoints=1", "--eval_batch_size=360", "--nofigures")
+    scored, restored = [], []
+    try:
+        wait_for(lambda: latest_step(workdir) >= 1, 300, "the first checkpoint", process)
+        info = workdir_layout.read_run_info(workdir)
+        model = models.build(info["model"], info["variant"], num_classes=info["num_classes"])
+        while process.poll() is None:
+            for which in ("latest", "best"):
+                try:
+                    scorable = score.from_workdir(workdir, which, log=lambda line: None)
+                except ValueError as err:  # best/ before the first validation: said, not a crash
+                    assert which == "best" and "has no best checkpoint yet" in str(err)
+                    continue
+                report = score.score(scorable, batch_size=360)
+                assert report["examples"] == 360 and report["checkpoint"].endswith(f"-{report['step']}")
+                scored.append((which, report["step"]))
+            for _ in range(50):  # the restore alone, as often as it goes: the deletions race it
+                path, step = workdir_layout.restore_while_training(model, workdir)
+                restored.append(step)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-3000:]
+    latest = [step for which, step in scored if which == "latest"]
+    assert len(set(latest)) >= 3 and latest == sorted(latest), scored  # many checkpoints, in order
+    assert len(set(restored)) >= 10 and restored == sorted(restored)
 
 
 # Six steps of the smoke recipe (checkpoints 3 and 6), trained once and copied for each test that starts from it.

@@ -66,9 +66,31 @@ def checkpoint_path(workdir, which="latest"):
 
 
 def restore_model(model, path):
-    """Load the model variables of checkpoint ``path`` into ``model`` (the optimizer state is left out); raises
-    tf.errors.NotFoundError, AssertionError or ValueError when they do not fit."""
-    tf.train.Checkpoint(model=model_state(model)).restore(path).expect_partial().assert_existing_objects_matched()
+    """Load the model variables of checkpoint ``path`` into ``model`` (the optimizer state is left out) and return
+    the training step it was saved at; raises tf.errors.NotFoundError, AssertionError or ValueError when they do not
+    fit."""
+    step = tf.Variable(-1, dtype=tf.int64)
+    tf.train.Checkpoint(model=model_state(model), step=step).restore(path).expect_partial() \
+        .assert_existing_objects_matched()
+    return int(step.numpy())
+
+
+def restore_while_training(model, workdir, which="latest", attempts=5):
+    """``restore_model`` of the checkpoint ``which`` names (``checkpoint_path``), safe beside a run writing the
+    workdir: the checkpoint a directory's state file names is complete (TensorFlow writes a checkpoint's files first,
+    then names it in the state file, atomically), and one the run deletes while it is read (its rotation keeps the
+    last few; best/ keeps one) is replaced by the newer one the state file names then. Returns (path, step); None
+    when there is no checkpoint yet. Other errors are restore_model's (a file gone: tf.errors.OpError)."""
+    for attempt in range(attempts):
+        path = checkpoint_path(workdir, which)
+        if not path:
+            return None
+        try:
+            return path, restore_model(model, path)
+        except tf.errors.OpError:  # NotFoundError, or UNKNOWN "<path>.index; No such file or directory" (TF 2.21)
+            rotated = which in ("latest", "best") and not tf.io.gfile.exists(path + ".index")
+            if not rotated or checkpoint_path(workdir, which) == path or attempt == attempts - 1:
+                raise
 
 
 class WorkdirInUse(ValueError):

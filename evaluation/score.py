@@ -35,6 +35,8 @@ class Scorable:
     predict: object
     raw: bool = False
     model: object = None  # the Keras model, where there is one (not for a SavedModel): exports, figures
+    checkpoint: str = None  # a workdir's: the checkpoint scored and the step it was saved at
+    step: int = None
 
 
 def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=None, zca_cache=None, download=False,
@@ -64,19 +66,24 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
     config = data_config(info.get("data", {"dataset": info["dataset"]}), **(overrides or {}))
     model = models.build(info["model"], info["variant"], num_classes=info["num_classes"],
                          **info.get("model_options", {}))
-    path = workdir_layout.checkpoint_path(workdir, checkpoint)
-    if not path:
+    try:
+        restored = workdir_layout.restore_while_training(model, workdir, checkpoint)
+    except tf.errors.OpError as err:
+        raise ValueError(f"--checkpoint={checkpoint}: {str(err).splitlines()[0]} (a run keeps only its last few "
+                         "checkpoints: pass --checkpoint=latest or best).") from None
+    except (AssertionError, ValueError) as err:
+        raise ValueError(f"--checkpoint={workdir_layout.checkpoint_path(workdir, checkpoint)}: cannot restore it into "
+                         f"{info['model']} '{info['variant']}' ({type(err).__name__}: {str(err).splitlines()[0]}).") \
+            from None
+    if restored is None:
         directory = workdir_layout.checkpoint_dir(workdir, checkpoint)
         raise ValueError(f"--workdir={workdir} has no {checkpoint} checkpoint yet (in {directory}): train first, or "
                          "pass --checkpoint=latest.")
-    try:
-        workdir_layout.restore_model(model, path)
-    except (tf.errors.NotFoundError, AssertionError, ValueError) as err:
-        raise ValueError(f"--checkpoint={path}: cannot restore it into {info['model']} '{info['variant']}' "
-                         f"({type(err).__name__}: {str(err).splitlines()[0]}).") from None
+    path, step = restored
+    log(f"scoring {path} (step {step:,})")
     inputs = data_inputs.load_named(config, info["image_size"], workdir, log, scan_train=False)
-    return Scorable(f"{workdir} ({os.path.basename(path)})", path, config, inputs, _keras_predict(model),
-                    model=model)
+    return Scorable(f"{workdir} ({os.path.basename(path)}, step {step:,})", path, config, inputs,
+                    _keras_predict(model), model=model, checkpoint=path, step=step)
 
 
 def from_saved_model(path, overrides=None, log=print):
@@ -160,6 +167,8 @@ def score(scorable, split=None, batch_size=100):
     report.update(metrics.confusion_summary(report.pop("confusion"), inputs.class_names))
     report.update(model=scorable.label, dataset=config.dataset, split=split, crops=config.crops,
                   classes=len(inputs.class_names))
+    if scorable.checkpoint:
+        report.update(checkpoint=scorable.checkpoint, step=scorable.step)
     return report
 
 
