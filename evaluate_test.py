@@ -61,6 +61,10 @@ def test_evaluate_py_bad_input_gives_one_clear_message(tmp_path):
     (tmp_path / "junk.keras").write_bytes(b"junk")
     junk = run_evaluate(f"--model_file={tmp_path / 'junk.keras'}")
     assert junk.returncode != 0 and "junk.keras: cannot load it as a Keras model" in junk.stderr
+    export = run_evaluate(f"--saved_model={tmp_path}", f"--export_dir={tmp_path / 'again'}")
+    assert export.returncode != 0 and export.stderr.strip().splitlines()[-1] == (
+        "evaluate.py: error: --export_dir exports a Keras model: --saved_model is already an export (copy its "
+        "directory).")
     assert "Traceback" not in missing.stderr + wrong.stderr + junk.stderr
 
 
