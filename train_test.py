@@ -114,6 +114,7 @@ def test_smoke_on_mocked_imagenet_with_alexnet(tmp_path, run_train, scalars):
     (["--log_every_steps=0"], "--log_every_steps=0 is invalid; it must be >= 1."),
     (["--train_steps=-1"], "--train_steps=-1 is invalid; it must be >= 0 (0: off)."),
     (["--profile_steps=20,10"], "--profile_steps=20,10: expected START,END"),
+    (["--step_timeout_secs=-1"], "--step_timeout_secs=-1 is invalid; it must be >= 0 (0: automatic)."),
 ])
 def test_bad_flags_exit_with_one_message_and_write_nothing(tmp_path, args, message, run_train):
     workdir = tmp_path / "run"
@@ -215,3 +216,44 @@ def test_init_from_published_weights_keeps_them_and_reinitialises_another_class_
     bad = run_train(*args[:2], "--variant=neon", *args[2:5], f"--workdir={tmp_path / 'other'}", *args[6:])
     assert bad.startswith("train.py: error: --init_from=") and "--variant=bvlc" in bad
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.slow
+def test_a_run_its_evaluation_and_export_on_another_filesystem_touch_no_local_file(tmp_path, run_train, capsys):
+    """Everything on TensorFlow's in-memory ram:// filesystem, as on gs://: the ImageNet folder, a weights file,
+    the workdir (run.json, flags.txt, the mean-image cache, checkpoints, TensorBoard) and the export; the lock says
+    it cannot hold such a workdir. The evaluation of the workdir and of the export agree."""
+    import numpy as np
+
+    from common import files
+    from common.files_test import copy_in
+    from data.testdata import photo_folder
+    from evaluation import score
+    from weights import testdata
+    base = "ram://train_test/shared"
+    copy_in(photo_folder(tmp_path / "photos"), f"{base}/photos")
+    rng = np.random.default_rng(0)
+    testdata.write_neon_p(tmp_path / "allcnn.p",
+                          testdata.neon_model_dict(testdata.neon_layers("allcnn", "v2.3.0", rng), "v2.3.0"))
+    tf.io.gfile.copy(str(tmp_path / "allcnn.p"), f"{base}/allcnn.p")
+    workdir, export = f"{base}/runs/allcnn", f"{base}/runs/allcnn/export"
+    local_before = sorted(os.listdir(ROOT))
+    args = ("--model=allcnn", "--variant=neon", "--dataset=imagenet_folder", f"--data_dir={base}/photos",
+            "--image_size=32", f"--init_from={base}/allcnn.p", f"--workdir={workdir}", "--batch_size=2",
+            "--eval_batch_size=3", "--mean=image", "--num_classes=0", "--train_steps=1")
+    assert run_train(*args) is None
+    assert run_train(*args[:-1], f"--export_dir={export}", "--train_steps=2") is None  # resumed, mean cached
+    out = capsys.readouterr().out
+    assert f"warning: {workdir} cannot be locked against a second run (not a local filesystem)" in out
+    assert f"resumed from {workdir}/checkpoints/ckpt-1 (step 1)" in out
+    assert out.count("computing the mean image") == 1  # the second run read the first's cache from ram://
+    assert {"run.json", "flags.txt", "mean_image.npy", "checkpoints", "best", "train", "validation",
+            "export"} <= set(files.listdir(workdir))
+    assert files.isfile(f"{export}/saved_model.pb")
+    assert sorted(os.listdir(ROOT)) == local_before  # nothing written here ("ram:" is not a directory)
+    by_workdir = score.score(score.from_workdir(workdir, log=lambda line: None), batch_size=3)
+    by_export = score.score(score.from_saved_model(export, {"data_dir": f"{base}/photos",
+                                                              "dataset": "imagenet_folder"}, log=lambda line: None),
+                            batch_size=3)
+    assert by_workdir["step"] == 2 and by_workdir["examples"] == by_export["examples"] > 0
+    assert by_workdir["top1_correct"] == by_export["top1_correct"]

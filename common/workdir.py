@@ -22,6 +22,8 @@ import socket
 
 import tensorflow as tf
 
+from common import files
+
 RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
 CHECKPOINTS = "checkpoints"
@@ -46,10 +48,9 @@ def model_state(model):
 def read_run_info(workdir):
     """The run.json of ``workdir``, or None when there is none (not a training workdir, or a fresh one)."""
     path = os.path.join(workdir, RUN_FILE)
-    if not os.path.isfile(path):
+    if not files.isfile(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(files.read_text(path))
 
 
 def checkpoint_dir(workdir, which="latest"):

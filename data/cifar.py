@@ -11,8 +11,9 @@ CIFAR-10 fits in memory (150 MB as uint8), so both sources return whole arrays.
 import os
 
 import numpy as np
+import tensorflow as tf
 
-from common import safe_pickle
+from common import files, safe_pickle
 
 NUM_CLASSES = 10
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -41,10 +42,10 @@ def check_labels(labels, num_classes, where):
 def read_batch(path):
     """(images uint8 (N, 32, 32, 3), labels int64 (N,)) of one python-pickle batch file."""
     try:
-        with open(path, "rb") as f:
+        with files.open_file(path, "rb") as f:
             batch = safe_pickle.load(f, encoding="bytes")  # untrusted: only NumPy's and plain globals resolve
         data, labels = batch[b"data"], batch[b"labels"]
-    except FileNotFoundError:
+    except (FileNotFoundError, tf.errors.NotFoundError):
         raise
     except safe_pickle.UnsafePickleError as err:
         raise ValueError(f"{path}: not a CIFAR-10 python batch: {err}") from None
@@ -63,13 +64,13 @@ def read_batch(path):
 def load_pickle_dir(directory, split):
     """A split from the extracted ``cifar-10-batches-py`` directory: the batches concatenated in file order."""
     _check_split(split)
-    if not directory or not os.path.isdir(directory):
+    if not directory or not files.isdir(directory):
         raise FileNotFoundError(f"CIFAR-10 directory {directory!r} does not exist: {FETCH_HELP} as --data_dir.")
     names = TRAIN_FILES if split == "train" else TEST_FILES
-    missing = [n for n in names if not os.path.isfile(os.path.join(directory, n))]
+    missing = [n for n in names if not files.isfile(os.path.join(directory, n))]
     if missing:
         nested = os.path.join(directory, "cifar-10-batches-py")
-        hint = (f" They are in {nested}: pass that directory." if os.path.isdir(nested) else f" {FETCH_HELP}.")
+        hint = (f" They are in {nested}: pass that directory." if files.isdir(nested) else f" {FETCH_HELP}.")
         raise FileNotFoundError(f"CIFAR-10 directory {directory} lacks {', '.join(missing)}.{hint}")
     parts = [read_batch(os.path.join(directory, n)) for n in names]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

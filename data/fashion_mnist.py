@@ -16,6 +16,8 @@ import zlib
 
 import numpy as np
 
+from common import files
+
 CLASS_NAMES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
                "ankle boot")
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
@@ -31,7 +33,7 @@ FETCH_HELP = ("install Debian's dataset-fashion-mnist (apt-get install dataset-f
 def _find(directory, name):
     for candidate in (name + ".gz", name):
         path = os.path.join(directory, candidate)
-        if os.path.isfile(path):
+        if files.isfile(path):
             return path
     raise FileNotFoundError(f"Fashion-MNIST directory {directory} lacks {name}.gz: {FETCH_HELP}.")
 
@@ -39,10 +41,9 @@ def _find(directory, name):
 def read_idx(path, magic, dimensions):
     """The array of one IDX file (gzip or not) whose header has ``magic`` and ``dimensions`` sizes; ValueError
     naming the file when it is not such a file or is cut short."""
-    opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
+        with files.open_file(path, "rb") as raw:
+            data = gzip.GzipFile(fileobj=raw).read() if path.endswith(".gz") else raw.read()
     except (OSError, EOFError, zlib.error) as err:  # not gzip, cut short, or a corrupt deflate stream
         raise ValueError(f"{path}: not a readable IDX file ({type(err).__name__}: {err}). Replace it "
                          f"({FETCH_HELP}).") from None
@@ -64,7 +65,7 @@ def load(split, data_dir=None):
     if split not in FILES:
         raise ValueError(f"Fashion-MNIST split={split!r} is invalid; valid splits: {', '.join(FILES)}.")
     directory = data_dir or DEFAULT_DIR
-    if not os.path.isdir(directory):
+    if not files.isdir(directory):
         raise FileNotFoundError(f"Fashion-MNIST directory {directory!r} does not exist: {FETCH_HELP}.")
     image_file, label_file = (_find(directory, name) for name in FILES[split])
     images = read_idx(image_file, IMAGE_MAGIC, 3)

@@ -36,6 +36,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from common import files
 from data import augment
 from weights import pytorch
 
@@ -70,32 +71,32 @@ def list_folder(data_dir, split):
     """
     if split not in SPLIT_DIRS:
         raise ValueError(f"ImageNet split={split!r} is invalid; valid splits: {', '.join(SPLIT_DIRS)}.")
-    if not data_dir or not os.path.isdir(data_dir):
+    if not data_dir or not files.isdir(data_dir):
         raise FileNotFoundError(f"ImageNet folder {data_dir!r} does not exist: pass --data_dir=DIR where DIR holds "
                                 "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.")
     train_root, root = os.path.join(data_dir, "train"), os.path.join(data_dir, SPLIT_DIRS[split])
     for needed in {train_root, root}:
-        if not os.path.isdir(needed):
-            entries = sorted(os.listdir(data_dir))
+        if not files.isdir(needed):
+            entries = sorted(files.listdir(data_dir))
             if any(_WNID.fullmatch(e) for e in entries):
                 hint = (f" {data_dir} itself holds class folders ({entries[0]}, ...): pass its parent, the folder "
                         "that holds train/ and val/.")
             else:
                 hint = " Lay the images out as train/<wnid>/*.JPEG and val/<wnid>/*.JPEG."
             raise FileNotFoundError(f"ImageNet folder {data_dir} has no {os.path.basename(needed)}/ directory.{hint}")
-    classes = sorted(e for e in os.listdir(train_root) if os.path.isdir(os.path.join(train_root, e)))
+    classes = sorted(e for e in files.listdir(train_root) if files.isdir(os.path.join(train_root, e)))
     if not classes:
         raise ValueError(f"{train_root} holds no class folders: expected train/<wnid>/*.JPEG.")
     index = {name: i for i, name in enumerate(classes)}
     paths, labels = [], []
-    for name in sorted(os.listdir(root)):
+    for name in sorted(files.listdir(root)):
         class_dir = os.path.join(root, name)
-        if not os.path.isdir(class_dir):
+        if not files.isdir(class_dir):
             raise ValueError(f"{class_dir}: a file where class folders are expected; move it out of {root}.")
         if name not in index:
             raise ValueError(f"{class_dir}: class {name!r} is not among the {len(classes)} classes of {train_root}; "
                              "its label would be outside the class range. Remove it or add the class to train/.")
-        for file_name in sorted(os.listdir(class_dir)):
+        for file_name in sorted(files.listdir(class_dir)):
             path = os.path.join(class_dir, file_name)
             if not _is_image_name(file_name):
                 raise ValueError(f"{path}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)}); move it out "
@@ -110,12 +111,14 @@ def list_folder(data_dir, split):
 def bad_image_reason(path):
     """Why ``path`` cannot be an intact JPEG or PNG (by its first and last bytes), or None."""
     try:
-        with open(path, "rb") as f:
+        with files.open_file(path, "rb") as f:
             head = f.read(8)
-            f.seek(max(os.path.getsize(path) - 2, 0))
+            f.seek(max(files.size(path) - 2, 0))
             tail = f.read(2)
     except OSError as err:
         return f"unreadable ({err.strerror})"
+    except tf.errors.OpError as err:
+        return f"unreadable ({err.message})"
     if head.startswith(JPEG_SOI):
         return None if tail == JPEG_EOI else "truncated JPEG (no end-of-image marker)"
     if head.startswith(PNG_SIGNATURE):
@@ -141,11 +144,11 @@ def check_manual_dir(data_dir):
     """Before TFDS builds imagenet2012: the manual dir must hold both ILSVRC tars. Finds them when mislaid."""
     data_dir = data_dir or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
     manual = os.path.join(data_dir, "downloads", "manual")
-    missing = [f for f in MANUAL_FILES if not os.path.isfile(os.path.join(manual, f))]
+    missing = [f for f in MANUAL_FILES if not files.isfile(os.path.join(manual, f))]
     if not missing:
         return manual
     places = [data_dir, os.path.join(data_dir, "downloads"), os.getcwd(), os.path.expanduser("~/Downloads")]
-    found = [os.path.join(p, f) for f in missing for p in places if os.path.isfile(os.path.join(p, f))]
+    found = [os.path.join(p, f) for f in missing for p in places if files.isfile(os.path.join(p, f))]
     where = f" Found {', '.join(found)}: move it into {manual}/." if found else ""
     raise FileNotFoundError(
         f"TFDS imagenet2012 needs {', '.join(missing)} in its manual dir {manual}/ (register at image-net.org to "

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from common import files
 from common.errors import DATA_ERRORS, op_error_line
 from data import augment, imagenet, pipeline
 from data.whitening import global_contrast_normalize, whiten
@@ -138,6 +139,11 @@ def load_named(config, image_size, cache_dir=None, log=print, scan_train=True):
         raise ValueError(f"{named(config)}: the data could not be read: {op_error_line(err)}") from None
 
 
+def _save_numpy(path, array):
+    with files.atomic_write(path, "wb") as f:
+        np.save(f, array)
+
+
 class ArrayInputs:
     """The digits or CIFAR-10, in memory: (GCN + ZCA fitted on the training split, cached) then batches."""
     eval_split = "test"
@@ -172,6 +178,9 @@ class ArrayInputs:
         self._train = (train_images, train_labels)
         self._eval = (eval_images, eval_labels)
         self._examples = {}
+
+    def keep_caches(self, directory):
+        """Nothing to keep: the ZCA statistics have their own cache (``--zca_cache``)."""
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):
         """``epoch``'s batches of ``batch_size`` after ``skip_batches``. With an ``input_context`` of P pipelines,
@@ -272,6 +281,7 @@ class ImageNetInputs:
         if not self.train_source.count or not self.eval_source.count:
             raise ValueError("the training or validation split is empty or of unknown size.")
         self.image_shape = (image_size, image_size, 3)
+        self._unsaved = {}
         self.mean = self._mean(cache_dir, log) if config.mean == "image" else np.float32(
             imagenet.MEAN_RGB[config.mean])
 
@@ -288,16 +298,22 @@ class ImageNetInputs:
             return mean
         name = "mean_image.npy" if self.config.resize == "central_square" else f"mean_image_{self.config.resize}.npy"
         path = os.path.join(cache_dir, name) if cache_dir else None
-        if path and os.path.exists(path):
-            return np.load(path)
+        if path and files.exists(path):
+            return files.load_numpy(path)
         log(f"computing the mean image of the {self.train_source.count:,} training images (one pass; --mean=caffe "
             "skips it)")
         mean = imagenet.mean_image(self.train_source, log=log, resize=self.config.resize)
         if path:
-            from common.files import atomic_write
-            with atomic_write(path, "wb") as f:
-                np.save(f, mean)
+            _save_numpy(path, mean)
+        else:  # a new workdir: kept once it exists (keep_caches)
+            self._unsaved = {name: mean}
         return mean
+
+    def keep_caches(self, directory):
+        """Write what was computed before ``directory`` existed (a new workdir's mean image) into it."""
+        for name, array in self._unsaved.items():
+            _save_numpy(os.path.join(directory, name), array)
+        self._unsaved = {}
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):
         """``epoch``'s training batches; ``as_seen``: the same crops with the mean added back (``display``)."""

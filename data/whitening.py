@@ -17,13 +17,12 @@ References ([neon-image.py-zca], [neon-231], [pylearn2-gcn], [pylearn2-zca], [ma
 
 import hashlib
 import logging
-import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from common.files import atomic_write
+from common import files
 
 log = logging.getLogger(__name__)
 
@@ -173,16 +172,16 @@ class ZCA:
 
     def save(self, path):
         """Write the statistics to ``path`` (.npz) atomically: a crash never leaves a half-written file."""
-        with atomic_write(path, "wb") as f:
+        with files.atomic_write(path, "wb") as f:
             np.savez(f, mean=self.mean, matrix=self.matrix, bias=self.bias, key=self.key, count=self.count)
 
     @classmethod
     def load(cls, path, expected_key=None):
         """Read statistics saved by ``save``; with ``expected_key``, refuse a file fitted on other data."""
         try:
-            with np.load(path) as f:
-                zca = cls(f["mean"], f["matrix"], float(f["bias"]), key=str(f["key"]), count=int(f["count"]))
-        except (OSError, KeyError, ValueError) as err:
+            f = files.load_numpy(path)
+            zca = cls(f["mean"], f["matrix"], float(f["bias"]), key=str(f["key"]), count=int(f["count"]))
+        except (OSError, KeyError, IndexError, ValueError, TypeError, tf.errors.OpError) as err:
             raise ValueError(f"{path}: not a readable ZCA statistics file ({err}). Delete it to refit.") from None
         if expected_key is not None and zca.key != expected_key:
             raise ValueError(
@@ -196,7 +195,7 @@ class ZCA:
         """The statistics of ``images`` (an array) with ``bias``: read from ``path`` when it exists, and refused
         (ValueError) when it was fitted on other data or another bias; otherwise fitted and saved to ``path``."""
         images = np.asarray(images)
-        if os.path.exists(path):
+        if files.exists(path):
             zca = cls.load(path, expected_key=data_key(images, bias, chunk_size))
             log.info("ZCA: reusing %s (fitted on %d images)", path, zca.count)
             return zca

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import models
 import weights
+from common import files
 from common import workdir as workdir_layout
 from common.errors import DATA_ERRORS, op_error_line
 from data import inputs as data_inputs
@@ -90,7 +91,7 @@ def from_saved_model(path, overrides=None, log=print):
     """An exported SavedModel, scored through its own signature and preprocessing: the data is read raw, whatever
     ``preprocess`` says (``serve_images`` for the 32x32 datasets, ``serving_default`` on the encoded files for
     ImageNet)."""
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if not files.isfile(os.path.join(path, "saved_model.pb")):
         raise ValueError(f"--saved_model={path} is not a SavedModel directory (no saved_model.pb): pass the "
                          "--export_dir of a training run.")
     overrides = dict(overrides or {})
@@ -106,7 +107,7 @@ def from_saved_model(path, overrides=None, log=print):
 
 def from_model_file(path, overrides=None, log=print):
     """A Keras model file (.keras); the data options default to ``data.inputs.Config``'s (digits, GCN + ZCA)."""
-    if not os.path.isfile(path):
+    if not files.isfile(path):
         raise ValueError(f"--model_file={path}: no such file. Pass the .keras file of a trained model.")
     try:
         model = keras.models.load_model(path)
@@ -123,7 +124,7 @@ def from_weights(path, family, variant, overrides=None, log=print, class_order=N
     ``family``/``variant``, scored with the data options ``overrides`` gives; the ImageNet resize and mean default
     to the file's source's (``weights.SOURCE_PREPROCESSING``), said in the log. ``class_order``: a text file naming
     the file's outputs in order (``weights.read_class_list``), required for neon's ImageNet files."""
-    if not os.path.isfile(path):
+    if not files.isfile(path):
         raise ValueError(f"--weights={path}: no such file. Pass a .caffemodel, a PyTorch .pth or a neon .p file.")
     variant = models.resolve_variant(family, variant)
     kind = weights.detect(path)

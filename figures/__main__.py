@@ -42,6 +42,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import weights
     from evaluation import metrics, score
+    from common import files
     from figures import Figures, draw, network
 
     try:
@@ -50,7 +51,7 @@ def main(argv):
         report = score.score(scorable, f.split, f.batch_size)
     except ValueError as err:
         fail(str(err))
-    os.makedirs(f.out, exist_ok=True)
+    files.makedirs(f.out)
     names = [descriptions.get(name, name) for name in scorable.inputs.class_names]  # WNIDs -> words, if given
     figures = Figures(scorable.inputs, names, f.normalize, split=report["split"])
     try:

@@ -5,6 +5,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from common import files
+
 
 def to_rgb(figure):
     """The figure rendered as a uint8 (height, width, 3) array."""
@@ -14,8 +16,10 @@ def to_rgb(figure):
 
 
 def save(figure, path):
+    """Write the figure as a PNG to ``path`` (any filesystem TensorFlow has; never half-written)."""
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=figure.dpi)
+    with files.atomic_write(path, "wb") as f:
+        figure.savefig(f, dpi=figure.dpi, format="png")
 
 
 def kernels_figure(grid, title, kernel_size):

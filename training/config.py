@@ -7,9 +7,9 @@ defaults train.py's flags take from here (the one place for each default). The d
 """
 
 import dataclasses
-import os
 
 import models
+from common import files
 from data import inputs as data_inputs
 from training.precision import resolve_precision
 from training.schedules import Plateau, Schedule
@@ -124,6 +124,6 @@ def check(config):
     config.model_options()
     config.schedules()
     data_inputs.check(config.data)
-    if config.init_from is not None and not os.path.isfile(config.init_from):
+    if config.init_from is not None and not files.isfile(config.init_from):
         raise ValueError(f"--init_from={config.init_from}: no such file. Pass a .caffemodel, a PyTorch .pth or a "
                          "neon .p file (BUILD.md, \"Published weights\").")

@@ -19,11 +19,11 @@ no half-written directory, and an existing export is replaced only once the new 
 """
 
 import os
-import shutil
 
 import keras
 import tensorflow as tf
 
+from common import files
 from figures import network
 
 TOP_K = 5
@@ -63,9 +63,8 @@ def _checked_batch(images, rank, what):
 
 def export(model, inputs, class_names, export_dir, log=print):
     """Write ``model`` (outside any distribution strategy) with the preprocessing of ``inputs`` to ``export_dir``."""
-    export_dir = os.path.abspath(export_dir)
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
+    export_dir = os.path.abspath(export_dir) if files.is_local(export_dir) else export_dir.rstrip("/")
+    files.makedirs(os.path.dirname(export_dir))
     state = tf.Module(name="preprocessing")
     state.variables_by_name = {name: tf.Variable(value, trainable=False, name=name)
                                for name, value in inputs.serving_state().items()}
@@ -100,19 +99,11 @@ def export(model, inputs, class_names, export_dir, log=print):
     archive.add_endpoint("serve_features", serve_features, [tf.TensorSpec(None, tf.uint8, name="images")])
     archive.add_endpoint("first_layer", first_layer, [])
     temporary = f"{export_dir}.tmp-{os.getpid()}"
-    previous = f"{export_dir}.old-{os.getpid()}"
     try:
         archive.write_out(temporary, verbose=False)
-        if os.path.exists(export_dir):
-            os.rename(export_dir, previous)
-        os.rename(temporary, export_dir)
+        files.replace_tree(temporary, export_dir)  # a failed rename puts the previous export back
     finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        if os.path.exists(previous):
-            if os.path.exists(export_dir):
-                shutil.rmtree(previous, ignore_errors=True)
-            else:  # the rename into place failed: put the previous export back
-                os.rename(previous, export_dir)
+        files.remove_tree(temporary)
     log(f"SavedModel: {export_dir} (signatures serving_default: encoded images; serve_images: uint8 images; "
         "serve_features and first_layer for the figures)")
     return export_dir

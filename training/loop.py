@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common import files
 from common.errors import op_error_line
 from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, checkpoint_path, model_state,
                             read_run_info)
@@ -181,14 +182,17 @@ class Trainer:
         checkpoints kept (the last ``keep_checkpoints``, the best, and the one being written)."""
         workdir = self.config.workdir
         try:
-            os.makedirs(workdir, exist_ok=True)
+            files.makedirs(workdir)
             probe = os.path.join(workdir, f".write-test-{os.getpid()}")
-            with open(probe, "w") as f:
+            with files.open_file(probe, "w") as f:
                 f.write("ok")
-            os.remove(probe)
-        except OSError as err:
-            raise TrainingError(f"--workdir={workdir} cannot be written ({err.strerror or err}): fix its permissions "
-                                "or pass another --workdir.") from None
+            tf.io.gfile.remove(probe)
+        except (OSError, tf.errors.OpError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else op_error_line(err)
+            raise TrainingError(f"--workdir={workdir} cannot be written ({reason}): fix its permissions or pass "
+                                "another --workdir.") from None
+        if not files.is_local(workdir):
+            return  # an object store's free space is not a question the run can ask
         each = self.checkpoint_bytes()
         needed = (self.config.keep_checkpoints + 2) * each
         free = shutil.disk_usage(workdir).free
@@ -206,11 +210,14 @@ class Trainer:
         state = tf.train.get_checkpoint_state(directory)
         candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
         for path in candidates:
-            if not os.path.isabs(path):
+            if files.is_local(path) and not os.path.isabs(path):
                 path = os.path.join(directory, path)
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
-                if not tf.train.load_checkpoint(path).has_tensor("validated_epoch/.ATTRIBUTES/VARIABLE_VALUE"):
+                # the reader of the file itself: tf.train.load_checkpoint would take an object store's "ckpt-N"
+                # prefix of files for a directory (TensorFlow's ram:// filesystem does)
+                reader = tf.compat.v1.train.NewCheckpointReader(path)
+                if not reader.has_tensor("validated_epoch/.ATTRIBUTES/VARIABLE_VALUE"):
                     self.validated_epoch.assign(-1)
                 return path
             except (tf.errors.OpError, ValueError, AssertionError, IndexError, OSError) as err:  # unreadable
@@ -238,11 +245,10 @@ class Trainer:
                     os.path.join(workdir, FLAGS_FILE) + ").")
         if self.chief:
             self._check_writable()
-            from common.files import atomic_write
-            with atomic_write(path) as f:
+            with files.atomic_write(path) as f:
                 json.dump(self.run_info, f, indent=2, sort_keys=True)
             for name, text in self.extra_files.items():
-                with atomic_write(os.path.join(workdir, name)) as f:
+                with files.atomic_write(os.path.join(workdir, name)) as f:
                     f.write(text)
         directory = os.path.join(workdir, CHECKPOINTS) if self.chief else os.path.join(
             workdir, f".worker{distribute.worker_index(self.strategy)}-checkpoints")
@@ -298,7 +304,7 @@ class Trainer:
                 + "Free some space (or pass --keep_checkpoints lower) and rerun the same command to resume."
             ) from None
         if not self.chief:
-            shutil.rmtree(manager.directory, ignore_errors=True)
+            files.remove_tree(manager.directory)
         return path
 
     # ------------------------------------------------------------------------------------------ validation

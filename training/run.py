@@ -20,7 +20,7 @@ import tensorflow as tf
 
 import models
 import weights
-from common import workdir
+from common import files, workdir
 from common.errors import DATA_ERRORS, op_error_line
 from common.workdir import BEST, CHECKPOINTS
 from data import inputs as data_inputs
@@ -61,7 +61,7 @@ def _hold_workdir(config, strategy, log, held):
 
 def _train(config, strategy, extra_files, log, held):
     image_size = config.image_size or models.input_shape(config.model, config.variant)[0]
-    cache_dir = config.workdir if os.path.isdir(config.workdir) else None  # --mean=image's mean image
+    cache_dir = config.workdir if files.isdir(config.workdir) else None  # --mean=image's mean image
     if cache_dir:  # an existing workdir: held before anything in it is read or written
         _hold_workdir(config, strategy, log, held)
     inputs = data_inputs.load_named(config.data, image_size, cache_dir, log)
@@ -92,6 +92,8 @@ def _train(config, strategy, extra_files, log, held):
                       initial=initial)
     if not cache_dir:  # a new one: made only once the flags, the data, any weights file and the batch are good
         _hold_workdir(config, strategy, log, held)
+        if trainer.chief:
+            inputs.keep_caches(config.workdir)  # --mean=image's mean image, for the next run
     try:
         outcome = trainer.train()
     except DATA_ERRORS as err:

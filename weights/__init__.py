@@ -13,7 +13,9 @@ in its own module: ``weights.caffe``, ``weights.pytorch``, ``weights.neon``; ``w
 conversions they share and the check of a file against a network (layer names and shapes, nothing set on a mismatch).
 """
 
-import os
+import tensorflow as tf
+
+from common import files
 
 from weights import caffe, convert, neon, pytorch
 
@@ -35,13 +37,13 @@ _LEGACY_TORCH = b"\x80\x02\x8a\x0a" + pytorch.LEGACY_MAGIC.to_bytes(10, "little"
 def detect(path):
     """'pytorch' (a zip archive, or the legacy magic number), 'neon' (any other protocol-2 pickle, or gzip) or
     'caffe' (anything else: a protobuf); a ValueError for a missing, empty or unreadable path, or an HDF5 file."""
-    if os.path.isdir(path):
+    if files.isdir(path):
         raise ValueError(f"{path} is a directory: pass the weights file itself")
     try:
-        with open(path, "rb") as f:
+        with files.open_file(path, "rb") as f:
             head = f.read(16)
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read it ({err.strerror or err})") from None
+    except (OSError, tf.errors.OpError) as err:
+        raise ValueError(f"{path}: cannot read it ({files.reason(err)})") from None
     if not head:
         raise ValueError(f"{path}: an empty file; download it again")
     if head.startswith(b"\x89HDF"):
@@ -85,9 +87,8 @@ def read_class_list(path):
     """The class names in a text file, one per line: the first word of each non-empty line (a plain list of WNIDs,
     or Caffe's synset_words.txt, ``n01440764 tench, Tinca tinca``)."""
     try:
-        with open(path) as f:
-            names = [line.split()[0] for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as err:
+        names = [line.split()[0] for line in files.read_text(path).splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, tf.errors.OpError) as err:
         raise ValueError(f"--class_order={path}: cannot read it ({err})") from None
     if len(set(names)) != len(names):
         raise ValueError(f"--class_order={path}: a class is listed twice ({len(names) - len(set(names))} repeats)")
@@ -98,9 +99,8 @@ def read_class_descriptions(path):
     """{class name: description} from a text file of lines ``<name> <description>`` (Caffe's synset_words.txt:
     ``n01440764 tench, Tinca tinca``); a line without a description maps the name to itself."""
     try:
-        with open(path) as f:
-            pairs = [line.strip().split(None, 1) for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as err:
+        pairs = [line.strip().split(None, 1) for line in files.read_text(path).splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, tf.errors.OpError) as err:
         raise ValueError(f"--class_names={path}: cannot read it ({err})") from None
     return {pair[0]: pair[-1] for pair in pairs}
 

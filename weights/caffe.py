@@ -24,6 +24,9 @@ The conventions this import handles, for ``bvlc`` (models/bvlc_alexnet) and ``ca
 """
 
 import numpy as np
+import tensorflow as tf
+
+from common import files
 
 from weights import convert
 from weights import protobuf_wire as wire
@@ -50,8 +53,7 @@ def _blob(message):
 def read_net(path):
     """[(layer name, layer type, [blobs as float32 arrays])] of a ``.caffemodel``, in the file's order; V1 and
     current files alike."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = files.read_bytes(path)
     try:
         top = wire.by_number(wire.fields(data))
         layers = []
@@ -78,10 +80,9 @@ def read_net(path):
 def read_mean(path):
     """A mean ``.binaryproto`` (BlobProto 1x3xHxW, BGR) as an (H, W, 3) RGB float32 image."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as err:
-        raise ValueError(f"--mean_file={path}: cannot read it ({err.strerror or err})") from None
+        data = files.read_bytes(path)
+    except (OSError, tf.errors.OpError) as err:
+        raise ValueError(f"--mean_file={path}: cannot read it ({files.reason(err)})") from None
     try:
         blob = _blob(data)
     except (wire.WireError, ValueError) as err:

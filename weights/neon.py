@@ -31,7 +31,7 @@ import zlib
 
 import numpy as np
 
-from common import safe_pickle
+from common import files, safe_pickle
 from weights import convert
 
 # neon_version strings ("1.2.1+e7ab2c2", "1.4.0+bc196cb", "2.3.0+9eb09d7") of the serialization read here.
@@ -70,8 +70,7 @@ def _gunzip(data, path):
 def read(path):
     """The file at ``path`` as ``{"compat_mode", "layers": [(kind, config, params)]}`` (``kind`` the last part of
     neon's layer type, e.g. "Convolution")."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = files.read_bytes(path)
     if data[:2] == b"\x1f\x8b":  # neon's load_obj reads .gz files too
         data = _gunzip(data, path)
     try:

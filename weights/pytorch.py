@@ -27,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from common import safe_pickle
+from common import files, safe_pickle
 from weights import convert
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch/serialization.py MAGIC_NUMBER
@@ -208,8 +208,7 @@ def read_state_dict(path):
 
     A checkpoint whose top level is a dict holding the state dict under ``"state_dict"`` or ``"model"`` (as
     training scripts often save) is unwrapped. Errors name the file and what was wrong."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = files.read_bytes(path)
     try:
         if data[:4] == b"PK\x03\x04":  # a zip archive, even when truncated (its directory is at the end)
             state = _read_zip(data, path)
