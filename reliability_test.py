@@ -435,14 +435,14 @@ def test_two_workers_match_one_worker_only_the_chief_writes_a_stopped_worker_sto
 def test_a_hung_worker_stops_the_job_within_the_bound_naming_it_and_leaves_itself(tmp_path):
     # worker 1's Python hangs before step 6 (its heartbeats go on): the chief's step 6 waits past the bound
     common = ["--flagfile=configs/digits.flags", "--checkpoint_every_steps=0", "--eval_batch_size=360",
-              "--train_steps=1000", f"--workdir={tmp_path / 'run'}", "--step_timeout_secs=15", "--nofigures"]
+              "--train_steps=1000", f"--workdir={tmp_path / 'run'}", "--step_timeout_secs=8", "--nofigures"]
     workers = start_workers(*common, scripts=(None, HANGING_TRAIN), env={"HANG_AT_STEP": "5"})
     try:
         results = finish(workers, timeout=240)
     finally:
         for p in workers:
             p.kill()
-    said = f"worker 1 ({workers[1].address}) did not reach step 6 within 15 s (--step_timeout_secs=15)"
+    said = f"worker 1 ({workers[1].address}) did not reach step 6 within 8 s (--step_timeout_secs=8)"
     (chief_rc, _, chief_err), (hung_rc, _, hung_err) = results
     assert chief_rc != 0 and chief_err.strip().splitlines()[-1] == (
         f"train.py: error: a worker of this 2-worker job stopped answering at step 6 ({said}): the job stops. "

@@ -32,7 +32,7 @@ import time
 FLOOR_SECS = 300.0  # the automatic bound's floor: a chief's checkpoint write or figures, which its peers wait for
 MULTIPLE = 20  # the automatic bound: this many times the median step
 RECENT = 100  # steps the median is taken over
-GRACE_SECS = 10.0  # how long a worker stuck outside its step has to end by itself once the job stops
+GRACE_SECS = 5.0  # how long a worker stuck outside its step has to end by itself once the job stops
 POLL_SECS = 1.0
 PREFIX = "step_watch"
 STOP_KEY = f"{PREFIX}/stop"
