@@ -5,10 +5,14 @@
     python benchmark.py --all            # every AlexNet variant and All-CNN-C, beside the published Titan X figures
     python benchmark.py --precision=mixed_bfloat16 --baseline_precision=float32   # the speed-up, in one run
     python benchmark.py --model=allcnn --cpu_devices=2     # two replicas side by side
+    python benchmark.py --inference --model=alexnet        # evaluate.py's forward pass, batch-1 latency, the SavedModel
+    python benchmark.py --inference --all                  # every AlexNet variant and All-CNN-C, one table
 
 Prints the neon-style phase table (mean / median / min / max of fprop, bprop, update, iteration), the rates from
 the median round (images/s, GFLOP/s, the fraction of a same-process matmul peak) and, last, one JSON object with
-every figure.
+every figure. ``--inference`` times inference instead (training/inference.py): the forward pass at the evaluation
+batch against the same-run matmul peak, batch-1 latency (median, 99th percentile) and the exported SavedModel fed
+JPEGs.
 """
 
 import json
@@ -38,6 +42,11 @@ flags.DEFINE_integer("iterations", 10, "Timed rounds (the AlexNet readmes: 10 of
 flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored (the readmes: 2); the first one compiles.")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the square matmul that measures the peak (0: skip it).")
 flags.DEFINE_bool("all", False, "Every AlexNet variant and All-CNN-C, as one table beside the published figures.")
+flags.DEFINE_bool("inference", False, "Time inference instead of training: the forward pass in inference mode at "
+                  "--batch_size (evaluate.py's batch by default), batch-1 latency, and the exported SavedModel's "
+                  "serving_default on encoded JPEGs.")
+flags.DEFINE_integer("latency_calls", 50, "With --inference: batch-1 calls timed for the latency percentiles.")
+flags.DEFINE_integer("serving_batch", 32, "With --inference: JPEGs per serving_default call (0: skip the export).")
 
 
 def fail(message):
@@ -59,6 +68,15 @@ def main(argv):
     from training import distribute, phases, precision
     from training.benchmark import all_table, measure, phase_table, summary
 
+    if f.inference:
+        training_only = [name for name in ("cpu_devices", "baseline_precision", "jit_compile")
+                         if f[name].value != f[name].default]
+        if training_only:
+            fail(f"--{training_only[0]} times the training step; --inference times one device's forward pass, as "
+                 "evaluate.py runs it: leave it out.")
+        if f.latency_calls < 1 or f.serving_batch < 0:
+            fail("--latency_calls must be >= 1 and --serving_batch >= 0 (0: skip the export).")
+
     try:
         todo = ([("alexnet", v) for v in models.variants("alexnet")] + [("allcnn", "all_cnn_c")] if f.all
                 else [(f.model, models.resolve_variant(f.model, f.variant))])
@@ -69,6 +87,8 @@ def main(argv):
                                                                          flag="baseline_precision")
     except ValueError as err:
         fail(str(err))
+    if f.inference:
+        return inference(f, todo, resolved)
     common = dict(batch_size=f.batch_size, precision=resolved, jit_compile=f.jit_compile,
                   iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,
                   baseline_precision=baseline if baseline != resolved else None)
@@ -83,6 +103,25 @@ def main(argv):
         print(summary(report), flush=True)
     if f.all:
         print("\n" + all_table(reports))
+        print(json.dumps({"results": reports}))
+    else:
+        print(json.dumps(reports[0]))
+
+
+def inference(f, todo, resolved):
+    from training.inference import inference_summary, inference_table, measure_inference
+    reports = []
+    for family, variant in todo:
+        report = measure_inference(family, variant, batch_size=f.batch_size, precision=resolved,
+                                   iterations=f.iterations, warmup=f.warmup, matmul_size=f.matmul_size,
+                                   latency_calls=f.latency_calls, serving_batch=f.serving_batch,
+                                   serving=f.serving_batch > 0, num_classes=f.num_classes)
+        reports.append(report)
+        print(f"\n{family} {variant}: inference, {resolved}, {report['device']}; {f.iterations} timed rounds after "
+              f"{f.warmup} warm-up")
+        print(inference_summary(report), flush=True)
+    if f.all:
+        print("\n" + inference_table(reports))
         print(json.dumps({"results": reports}))
     else:
         print(json.dumps(reports[0]))

@@ -67,3 +67,35 @@ def test_benchmark_rejects_a_batch_the_replicas_cannot_share():
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "--batch_size=5 does not split over --cpu_devices=2 replicas: use a multiple of 2" in result.stderr
+
+
+@pytest.mark.slow
+def test_inference_benchmark_json_line_is_consistent():
+    # All-CNN-C's forward pass at batch 4, batch-1 latency, the SavedModel on 4 JPEGs: every figure agrees with the
+    # others and with the FLOPs counted from the model
+    result = subprocess.run(
+        [sys.executable, "benchmark.py", "--inference", "--model=allcnn", "--batch_size=4", "--iterations=2",
+         "--warmup=1", "--matmul_size=256", "--latency_calls=5", "--serving_batch=4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    forward_gflop = flops.forward_flops(models.build("allcnn", "all_cnn_c")) / 1e9
+    assert report["forward_gflop_per_image"] == pytest.approx(forward_gflop)
+    assert report["images_per_second"] == pytest.approx(4 / (report["forward_ms"]["median"] / 1e3), rel=1e-3)
+    assert report["gflop_per_second"] == pytest.approx(report["images_per_second"] * forward_gflop)
+    assert report["fraction_of_matmul_peak"] == pytest.approx(
+        report["gflop_per_second"] / report["matmul_gflop_per_second"])
+    latency = report["latency_ms"]
+    assert 0 < latency["min"] <= latency["median"] <= latency["p99"]
+    served = report["serving"]
+    assert served["batch_size"] == 4 and served["jpeg_size"] == 32
+    assert served["images_per_second"] == pytest.approx(4 / (served["ms"]["saved_model"] / 1e3), rel=1e-3)
+    assert served["of_keras_rate"] == pytest.approx(served["ms"]["keras"] / served["ms"]["saved_model"], rel=1e-3)
+    assert served["preprocessing_share"] == pytest.approx(
+        served["ms"]["preprocessing"] / served["ms"]["saved_model"], rel=1e-3)
+    assert "SavedModel serving_default, 4 JPEGs of 32x32" in result.stdout
+    refused = subprocess.run([sys.executable, "benchmark.py", "--inference", "--cpu_devices=2"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and refused.stderr.strip().splitlines()[-1] == (
+        "benchmark.py: error: --cpu_devices times the training step; --inference times one device's forward pass, "
+        "as evaluate.py runs it: leave it out.")

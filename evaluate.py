@@ -23,6 +23,7 @@ from absl import app, flags, logging
 
 from data import inputs as data_inputs
 from data.inputs import Config as DataConfig
+from evaluation.metrics import EVAL_BATCH_SIZE
 
 flags.DEFINE_string("workdir", None, "Training workdir: evaluates its latest (or --checkpoint=best) checkpoint.")
 flags.DEFINE_string("checkpoint", "latest", "With --workdir: latest, best, or a checkpoint path (…/ckpt-N).")
@@ -53,7 +54,7 @@ flags.DEFINE_bool("skip_bad_images", DataConfig.skip_bad_images, "ImageNet folde
 flags.DEFINE_string("split", None, "Split to evaluate (default: test for 32x32 datasets, validation for ImageNet).")
 flags.DEFINE_enum("crops", DataConfig.crops, list(data_inputs.CROPS), "ImageNet: the central crop, or the paper's 10 "
                   "crops (4 corners + centre, and their mirrors) averaged.")
-flags.DEFINE_integer("batch_size", 100, "Evaluation batch size (any size: every example is evaluated).")
+flags.DEFINE_integer("batch_size", EVAL_BATCH_SIZE, "Evaluation batch size (any size: every example is evaluated).")
 flags.DEFINE_enum("preprocess", None, list(data_inputs.PREPROCESSING),
                   "All-CNN's GCN + ZCA, GCN alone, or raw pixels (default: the run's; data.inputs.Config's for "
                   "--model_file).")

@@ -29,6 +29,12 @@ import tensorflow as tf
 
 from common.files import atomic_write
 
+# The evaluation batch of evaluate.py, the trainer's validation and benchmark.py --inference. 128 rather than 100:
+# oneDNN's float32 matmul, at 100 rows, ran AlexNet's fc6 and fc7 at 192 and 213 GFLOP/s, at 128 rows at 340 and
+# 353, of a 4096^3 matmul's ~425 (2-core Xeon with AVX-512, TF 2.21, 2026-12-03; EXPERIMENTS.md); the whole AlexNet
+# forward pass at 0.78 and 0.85 of that peak. The batch changes no count: every example is scored.
+EVAL_BATCH_SIZE = 128
+
 
 def top_k_hits(scores, labels, k):
     """Number of rows (an int64 tensor) whose label is among the ``k`` classes ranked first under the module's rule.

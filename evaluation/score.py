@@ -4,7 +4,7 @@
     model = score.from_saved_model("runs/digits/export")              # an export, through its own preprocessing
     model = score.from_model_file("model.keras", score.data_config({"dataset": "digits"}))
     model = score.from_weights("bvlc_alexnet.caffemodel", "alexnet", "bvlc", {"data_dir": "imagenet"})
-    report = score.score(model, split=None, batch_size=100)           # top-1/top-5 over every example
+    report = score.score(model, split=None)                            # top-1/top-5 over every example
 
 Every problem (a missing or foreign source, a checkpoint that does not fit, data that is missing or unreadable) is
 a ValueError whose message names the flag and the fix.
@@ -152,7 +152,7 @@ def from_weights(path, family, variant, overrides=None, log=print, class_order=N
     return Scorable(f"{path} ({family} '{variant}')", path, config, inputs, _keras_predict(model), model=model)
 
 
-def score(scorable, split=None, batch_size=100):
+def score(scorable, split=None, batch_size=metrics.EVAL_BATCH_SIZE):
     """Top-1/top-5 of ``scorable`` over every example of ``split`` (default: the dataset's evaluation split): the
     report of ``metrics.evaluate`` with the model, dataset, split, crops and class count added."""
     inputs, config = scorable.inputs, scorable.config

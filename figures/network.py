@@ -17,6 +17,7 @@ import numpy as np
 
 import weights
 from common.layers import TowerConv2D
+from evaluation.metrics import EVAL_BATCH_SIZE
 
 TRAIN_SAMPLE = 1000  # training examples searched for neighbours
 QUERIES = 5  # validation images shown (the paper's Figure 4 shows five)
@@ -53,7 +54,7 @@ class Served:
         out = self._first()
         return out["layer"].numpy().decode(), out["kernels"].numpy(), int(out["groups"].numpy())
 
-    def features(self, pictures, batch_size=100):
+    def features(self, pictures, batch_size=EVAL_BATCH_SIZE):
         feats, probs = [], []
         for start in range(0, len(pictures), batch_size):
             out = self._features(images=self._tf.constant(pictures[start:start + batch_size]))
@@ -76,7 +77,7 @@ def examples(inputs, split, count):
     return model_inputs.astype(np.float16), shown, labels
 
 
-def features(feature_net, images, batch_size=100):
+def features(feature_net, images, batch_size=EVAL_BATCH_SIZE):
     """(features flattened (n, d), probabilities (n, classes)) of ``images`` through ``feature_net`` (a callable
     on a float32 batch, e.g. ``feature_model(model)`` in inference mode)."""
     feats, probs = [], []

@@ -3,6 +3,8 @@
 
     python tools/torch_peer.py --model=alexnet [--precision=mixed_bfloat16] [--rounds=6]
     python tools/torch_peer.py --model=allcnn --rounds=20 [--cpu_devices=2]
+    python tools/torch_peer.py --model=alexnet --inference --batch_size=128     # evaluate.py's forward pass
+    python tools/torch_peer.py --model=alexnet --inference --batch_size=1 --rounds=100   # latency
 
 The peer is the same architecture and the same SGD step (momentum 0.9, weight decay 5e-4, softmax cross-entropy) written
 in PyTorch, in its faster memory layout on this CPU (NCHW for the grouped AlexNet, channels_last for All-CNN-C:
@@ -27,6 +29,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_enum("model", "alexnet", ["alexnet", "allcnn"], "alexnet: the paper's variant; allcnn: All-CNN-C.")
@@ -35,6 +38,9 @@ flags.DEFINE_integer("batch_size", 128, "Images per step.")
 flags.DEFINE_integer("cpu_devices", 1, "Ours: replicas side by side on the CPU (as benchmark.py --cpu_devices).")
 flags.DEFINE_integer("rounds", 6, "Timed rounds (one step of each per round).")
 flags.DEFINE_integer("warmup", 2, "Rounds run first and ignored.")
+flags.DEFINE_bool("inference", False, "Time the forward pass in inference mode instead of the training step: ours as "
+                  "evaluate.py runs it (model(x, training=False), compiled), PyTorch's net.eval() under "
+                  "torch.inference_mode(); --batch_size=1 for latency (the median and the 99th percentile).")
 flags.DEFINE_bool("serve", False, "Internal: be the PyTorch process (read 'step' lines, answer with seconds).")
 
 
@@ -67,9 +73,8 @@ def torch_all_cnn_c(torch):
     return nn.Sequential(*layers)
 
 
-def torch_step(model_name, batch_size, precision):
-    import torch
-
+def torch_net(torch, model_name, batch_size):
+    """The network in its faster layout on this CPU, a random batch and labels for it."""
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.manual_seed(0)
     if model_name == "alexnet":
@@ -78,7 +83,28 @@ def torch_step(model_name, batch_size, precision):
         net, size, classes, layout = torch_all_cnn_c(torch), 32, 10, torch.channels_last
     net = net.to(memory_format=layout)
     images = torch.randn(batch_size, 3, size, size).to(memory_format=layout)
-    labels = torch.randint(0, classes, (batch_size,))
+    return net, images, torch.randint(0, classes, (batch_size,))
+
+
+def torch_forward(model_name, batch_size, precision):
+    """PyTorch's inference: eval mode (dropout off), no autograd, autocast(bfloat16) for mixed_bfloat16."""
+    import torch
+
+    net, images, _ = torch_net(torch, model_name, batch_size)
+    net.eval()
+
+    def forward():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                     enabled=precision == "mixed_bfloat16"):
+            return float(net(images)[0, 0])
+
+    return forward
+
+
+def torch_step(model_name, batch_size, precision):
+    import torch
+
+    net, images, labels = torch_net(torch, model_name, batch_size)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
 
@@ -93,26 +119,28 @@ def torch_step(model_name, batch_size, precision):
     return step
 
 
-def ours_step(model_name, batch_size, precision, cpu_devices=1):
+def ours_step(model_name, batch_size, precision, cpu_devices=1, inference=False):
     import keras
 
     import models
-    from training import distribute, phases
+    from training import distribute, inference as inference_lib, phases
 
     strategy = distribute.side_by_side_strategy(cpu_devices)
     keras.mixed_precision.set_global_policy(precision)
     family, variant = ("alexnet", "paper") if model_name == "alexnet" else ("allcnn", "all_cnn_c")
     with strategy.scope():
         model = models.build(family, variant, num_classes=1000 if family == "alexnet" else 10)
+    if inference:
+        return inference_lib.forward(model, batch_size)
     return phases.training_phases(model, batch_size, mixed_precision=precision, strategy=strategy)["iteration"]
 
 
-def serve(model_name, batch_size, precision, stdin=sys.stdin, stdout=sys.stdout):
-    """The PyTorch side: build the step, say ``ready <torch version>``, then run one step per ``step`` line read
-    and answer with its duration in seconds, until the input ends."""
+def serve(model_name, batch_size, precision, inference=False, stdin=sys.stdin, stdout=sys.stdout):
+    """The PyTorch side: build the step (or the inference forward pass), say ``ready <torch version>``, then run one
+    per ``step`` line read and answer with its duration in seconds, until the input ends."""
     import torch
 
-    step = torch_step(model_name, batch_size, precision)
+    step = (torch_forward if inference else torch_step)(model_name, batch_size, precision)
     print("ready", torch.__version__, file=stdout, flush=True)
     for line in stdin:
         if line.strip() != "step":
@@ -125,20 +153,22 @@ def serve(model_name, batch_size, precision, stdin=sys.stdin, stdout=sys.stdout)
 class PeerProcess:
     """PyTorch's step in a child process (``--serve``); calling the object runs one step there and waits for it."""
 
-    def __init__(self, model_name, batch_size, precision):
+    def __init__(self, model_name, batch_size, precision, inference=False):
         self.process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--serve", f"--model={model_name}",
-             f"--batch_size={batch_size}", f"--precision={precision}"],
+             f"--batch_size={batch_size}", f"--precision={precision}", f"--inference={inference}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         ready = self.process.stdout.readline().split()
         if ready[:1] != ["ready"]:
             raise RuntimeError("the PyTorch process did not start (is torch installed? pip install torch==2.13.0)")
         self.torch_version = ready[1]
+        self.durations = []  # each step's own time in the child, without the pipe's round trip
 
     def __call__(self):
         self.process.stdin.write("step\n")
         self.process.stdin.flush()
-        return float(self.process.stdout.readline())
+        self.durations.append(float(self.process.stdout.readline()))
+        return self.durations[-1]
 
     def close(self):
         self.process.stdin.close()
@@ -149,25 +179,33 @@ def main(argv):
     del argv
     f = flags.FLAGS
     if f.serve:
-        return serve(f.model, f.batch_size, f.precision)
-    peer = PeerProcess(f.model, f.batch_size, f.precision)
+        return serve(f.model, f.batch_size, f.precision, f.inference)
+    peer = PeerProcess(f.model, f.batch_size, f.precision, f.inference)
     try:
-        steps = {"ours": ours_step(f.model, f.batch_size, f.precision, f.cpu_devices), "pytorch": peer}
+        steps = {"ours": ours_step(f.model, f.batch_size, f.precision, f.cpu_devices, f.inference), "pytorch": peer}
         from training import phases
 
         times = phases.time_rounds(steps, f.rounds, f.warmup)
+        times["pytorch"] = peer.durations[f.warmup:]  # its own clock: the pipe's ~0.1 ms matters at batch 1
     finally:
         peer.close()
     rates = {name: f.batch_size / statistics.median(t) for name, t in times.items()}
+    what = "inference forward pass" if f.inference else "training step"
     # each round's two steps ran back to back, so their ratio is paired: a slow spell of the machine cancels out
     paired = statistics.median(p / o for o, p in zip(times["ours"], times["pytorch"]))
+    p99 = {name: float(np.percentile(t, 99)) for name, t in times.items()}
     for name in steps:
         print(f"{name:8s} {rates[name]:7.1f} images/s (median of {f.rounds} rounds; "
-              f"{min(times[name]) * 1e3:.0f}-{max(times[name]) * 1e3:.0f} ms per step)")
+              f"{min(times[name]) * 1e3:.1f}-{max(times[name]) * 1e3:.1f} ms per {what}; median "
+              f"{statistics.median(times[name]) * 1e3:.2f} ms, 99th percentile {p99[name] * 1e3:.2f} ms)")
     print(f"ours / pytorch = {rates['ours'] / rates['pytorch']:.2f} (ratio of the medians), {paired:.2f} (median "
-          f"of the rounds' ratios)  ({f.model}, {f.precision}, batch {f.batch_size}, ours on {f.cpu_devices} "
-          f"replica(s), torch {peer.torch_version})")
-    print(json.dumps({"model": f.model, "precision": f.precision, "batch_size": f.batch_size, "rounds": f.rounds,
+          f"of the rounds' ratios)  ({f.model}, {what}, {f.precision}, batch {f.batch_size}, ours on "
+          f"{f.cpu_devices} replica(s), torch {peer.torch_version})")
+    print(json.dumps({"model": f.model, "inference": f.inference, "precision": f.precision,
+                      "batch_size": f.batch_size, "rounds": f.rounds,
+                      "ours_ms": {"median": statistics.median(times["ours"]) * 1e3, "p99": p99["ours"] * 1e3},
+                      "pytorch_ms": {"median": statistics.median(times["pytorch"]) * 1e3,
+                                     "p99": p99["pytorch"] * 1e3},
                       "cpu_devices": f.cpu_devices, "ours_images_per_second": rates["ours"],
                       "pytorch_images_per_second": rates["pytorch"], "ratio": rates["ours"] / rates["pytorch"],
                       "paired_ratio": paired, "torch": peer.torch_version}))

@@ -11,6 +11,7 @@ import dataclasses
 import models
 from common import files
 from data import inputs as data_inputs
+from evaluation.metrics import EVAL_BATCH_SIZE
 from training.precision import resolve_precision
 from training.schedules import Plateau, Schedule
 
@@ -67,7 +68,7 @@ class Config:
     step_timeout_secs: float = 0.0  # multi-worker: a step waiting longer stops the job (0: automatic)
     log_every_steps: int = 50  # TensorBoard training scalars (and log lines off a terminal)
     eval_every_epochs: int = 1  # and at the end
-    eval_batch_size: int = 100
+    eval_batch_size: int = EVAL_BATCH_SIZE
     profile_steps: tuple = ()  # (start, end): a profiler trace of these steps in train/
 
     @property
