@@ -112,7 +112,7 @@ def main(argv):
         import weights
         descriptions = weights.read_class_descriptions(f.class_names) if f.class_names else {}  # before scoring
         scorable = load(f)
-        report = score.score(scorable, f.split, f.batch_size)
+        report = score.score(scorable, f.split, f.batch_size, log=print)
         if f.export_dir:
             from training import export
             names = [descriptions.get(name, name) for name in scorable.inputs.class_names]
@@ -122,6 +122,7 @@ def main(argv):
     path = f.report or score.default_report_path(scorable, report)
     metrics.write_json(report, path)
     print(metrics.format_table(report, score.title(report)))
+    print(score.speed_line(report))
     print(f"report: {path}")
 
 

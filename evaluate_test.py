@@ -39,6 +39,10 @@ def test_evaluate_py_reports_exact_counts_equal_to_the_in_process_model(tmp_path
     report = json.loads(report_path.read_text())
     assert report["examples"] == 360 and cache.exists()
     assert "top-1" in result.stdout and f"/ 360" in result.stdout
+    # the speed of the pass: 5 batches of 64 and one of 40, the rate taken after the first
+    assert report["batch_size"] == 64 and report["images_per_second"] > 0 and report["seconds"] > 0
+    assert f"360 images in {report['seconds']:.1f} s: {report['images_per_second']:,.1f} images/s after the first " \
+           "batch of 64" in result.stdout
 
     # The same numbers in process, from the same pipeline functions.
     train_images, _, _ = pipeline.load_arrays("digits", "train")

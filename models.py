@@ -5,7 +5,7 @@ The one place for the families, their variants and each family's default variant
 
 import alexnet
 import allcnn
-from common.spec import check_choice
+from common.spec import check_choice, footprint as spec_footprint
 
 FAMILIES = {"alexnet": alexnet, "allcnn": allcnn}
 DEFAULT_VARIANT = {"alexnet": "paper", "allcnn": "all_cnn_c"}
@@ -29,6 +29,13 @@ def build(family, variant, **kwargs):
     """``alexnet.build`` or ``allcnn.build``; a ValueError names the valid choices for a wrong name."""
     check_choice("model", family, tuple(FAMILIES))
     return FAMILIES[family].build(variant, **kwargs)
+
+
+def footprint(family, variant, num_classes, **options):
+    """(parameters, activation values per image) of the network ``build`` makes with these arguments, counted from
+    its layer specs without TensorFlow (``common.spec.footprint``)."""
+    check_choice("model", family, tuple(FAMILIES))
+    return spec_footprint(*FAMILIES[family].network(variant, num_classes, **options))
 
 
 def input_shape(family, variant):

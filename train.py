@@ -127,9 +127,10 @@ flags.DEFINE_string("workdir", D.workdir, "Directory of checkpoints, TensorBoard
 flags.DEFINE_string("export_dir", D.export_dir, "If set, write a SavedModel here at the end (the chief only).")
 flags.DEFINE_enum("strategy", "auto", list(STRATEGIES),
                   "tf.distribute strategy; multi_worker reads TF_CONFIG.")
-flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (to try --strategy=mirrored "
+flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (to try --strategy=mirrored "
                                        "without GPUs, or to run replicas side by side on the cores: each op then "
-                                       "gets cores/cpu_devices threads).")
+                                       "gets cores/cpu_devices threads); 0: chosen by --strategy=auto (two for "
+                                       "networks whose parameters are few next to their activations), else 1.")
 flags.DEFINE_enum("mixed_precision", D.mixed_precision, list(PRECISIONS),
                   "Keras dtype policy (mixed_float16 adds dynamic loss scaling); auto: mixed_bfloat16 where the "
                   "GPU or CPU computes bfloat16 natively (Ampere on; AVX512-BF16/AMX), else float32.")
@@ -207,8 +208,9 @@ def main(argv):
     try:
         config = config_from_flags(flags.FLAGS)
         check(config)  # before the strategy: bad flags fail before TensorFlow's runtime (and a cluster) starts
-        distribute.split_cpu(flags.FLAGS.cpu_devices)
-        strategy = distribute.make(flags.FLAGS.strategy)
+        strategy = distribute.for_run(flags.FLAGS.strategy, flags.FLAGS.cpu_devices, config.model,
+                                      config.resolved_variant, config.num_classes, config.batch_size,
+                                      config.model_options())
         train_and_evaluate(config, strategy, extra_files={FLAGS_FILE: resolved_flags()})
     except (TrainingError, ValueError) as err:
         fail(str(err))

@@ -4,7 +4,7 @@
     model = alexnet.build("paper", num_classes=1000)   # one of alexnet.VARIANTS
 """
 
-from alexnet.model import VARIANT_TABLE, VARIANTS, build, input_shape
+from alexnet.model import VARIANT_TABLE, VARIANTS, build, input_shape, network
 from common.layers import LocalResponseNormalization, TowerConv2D
 
-__all__ = ["VARIANTS", "VARIANT_TABLE", "build", "input_shape", "LocalResponseNormalization", "TowerConv2D"]
+__all__ = ["VARIANTS", "VARIANT_TABLE", "build", "input_shape", "network", "LocalResponseNormalization", "TowerConv2D"]

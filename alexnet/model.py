@@ -153,6 +153,12 @@ def _layers(v):
     return tuple(layers)
 
 
+def network(variant="paper", num_classes=1000):
+    """(input shape, layer specs, classifier width) of ``build(variant, num_classes)``."""
+    spec.check_choice("variant", variant, VARIANTS)
+    return input_shape(variant), _layers(VARIANT_TABLE[variant]), num_classes
+
+
 def input_shape(variant="paper"):
     """(height, width, channels) that ``build(variant)`` expects."""
     spec.check_choice("variant", variant, VARIANTS)
@@ -169,10 +175,7 @@ def build(variant="paper", num_classes=1000, classifier_activation="softmax", we
     ``alexnet-owt-7be5be79.pth`` for 'one_weird_trick', neon's ``alexnet.p`` for 'neon' or 'neon_nolrn'; see
     ``weights``), or None for the variant's initialisation.
     """
-    spec.check_choice("variant", variant, VARIANTS)
-    v = VARIANT_TABLE[variant]
-    model = spec.build_model(f"alexnet_{variant}", input_shape(variant), _layers(v), num_classes,
-                             classifier_activation)
+    model = spec.build_model(f"alexnet_{variant}", *network(variant, num_classes), classifier_activation)
     if weights is not None:
         load_into(model, weights)
     return model

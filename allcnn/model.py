@@ -132,20 +132,9 @@ def _check_init(init):
 MIN_IMAGE_SIZE = 12  # two stride-2 stages leave 3x3 for the unpadded last 3x3 conv: ceil(ceil(12 / 2) / 2) = 3
 
 
-def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
-          classifier_activation="softmax", image_size=None, weights=None):
-    """A Keras functional All-CNN-family model for 32x32x3 images (the paper's CIFAR-10), or ``image_size`` x
-    ``image_size`` ones: the network is convolutional up to its global average, so the same layers and parameters
-    take any size of at least MIN_IMAGE_SIZE (at 16: 16 -> 8 -> 4, the last 3x3 conv 2x2, a quarter of the FLOPs).
-
-    ``pad_last_conv``: None keeps the variant's choice (paper: False, 6x6 global average; neon: True, 8x8).
-    ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
-    ``class_bias``: None keeps the variant's (0, or no bias for neon); a number is the initial bias of the class
-    conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
-    ``dropout``: None keeps the paper's (input 0.2, after each pooling stage 0.5); else the two rates.
-    ``weights``: the path of a published weights file for this variant (neon's ``cifar10_allcnn_e350.p`` for
-    'neon'; see ``weights``), or None for the variant's initialisation.
-    """
+def network(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
+            image_size=None):
+    """(input shape, layer specs, classifier width) of ``build`` with these options (checked here)."""
     spec.check_choice("variant", variant, VARIANTS)
     spec.check_choice("pad_last_conv", pad_last_conv, (None, False, True))
     v = VARIANT_TABLE[variant]
@@ -162,9 +151,26 @@ def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, cl
     if not isinstance(size, int) or isinstance(size, bool) or size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size={image_size!r} is invalid; valid values are integers >= {MIN_IMAGE_SIZE} "
                          "(the paper: 32).")
-    model = spec.build_model(f"allcnn_{variant}", (size, size, INPUT_SHAPE[2]),
-                             _layers(v, init, pad, class_bias, dropout), output_classes(variant, num_classes),
-                             classifier_activation)
+    return ((size, size, INPUT_SHAPE[2]), _layers(v, init, pad, class_bias, dropout),
+            output_classes(variant, num_classes))
+
+
+def build(variant="all_cnn_c", num_classes=10, pad_last_conv=None, init=None, class_bias=None, dropout=None,
+          classifier_activation="softmax", image_size=None, weights=None):
+    """A Keras functional All-CNN-family model for 32x32x3 images (the paper's CIFAR-10), or ``image_size`` x
+    ``image_size`` ones: the network is convolutional up to its global average, so the same layers and parameters
+    take any size of at least MIN_IMAGE_SIZE (at 16: 16 -> 8 -> 4, the last 3x3 conv 2x2, a quarter of the FLOPs).
+
+    ``pad_last_conv``: None keeps the variant's choice (paper: False, 6x6 global average; neon: True, 8x8).
+    ``init``: None keeps the variant's choice; a float is a Gaussian std, a string a Keras initializer name.
+    ``class_bias``: None keeps the variant's (0, or no bias for neon); a number is the initial bias of the class
+    conv (the last, whose ReLU can leave a class dead from the start: see configs/digits.flags).
+    ``dropout``: None keeps the paper's (input 0.2, after each pooling stage 0.5); else the two rates.
+    ``weights``: the path of a published weights file for this variant (neon's ``cifar10_allcnn_e350.p`` for
+    'neon'; see ``weights``), or None for the variant's initialisation.
+    """
+    shape, layers, classes = network(variant, num_classes, pad_last_conv, init, class_bias, dropout, image_size)
+    model = spec.build_model(f"allcnn_{variant}", shape, layers, classes, classifier_activation)
     if weights is not None:
         load_into(model, weights)
     return model

@@ -174,6 +174,41 @@ def check_num_classes(num_classes):
                          "(1000 for ImageNet, 10 for CIFAR-10).")
 
 
+def footprint(input_shape, layers, num_classes):
+    """(parameters, activation values per image) of ``layers`` on ``input_shape``, counted from the specs alone:
+    every weight and bias, and every value a layer outputs but dropout and the input (what a replica updates and
+    all-reduces, against what it computes per image). No TensorFlow: train.py picks its replicas from these before
+    TensorFlow's runtime starts (training/distribute.py). Equal to the built models' counts (common/spec_test.py)."""
+    height, width, channels = input_shape
+    parameters = activations = 0
+    for layer in layers:
+        if isinstance(layer, Conv):
+            filters = layer.filters or num_classes
+            (top, bottom), (left, right) = _explicit_padding(layer.pad)
+            height = (height + top + bottom - layer.kernel) // layer.stride + 1
+            width = (width + left + right - layer.kernel) // layer.stride + 1
+            parameters += layer.kernel ** 2 * channels // layer.towers * filters
+            parameters += filters if layer.bias is not None else 0
+            channels = filters
+        elif isinstance(layer, Pool):
+            if layer.padding == "same":
+                height, width = -(-height // layer.stride), -(-width // layer.stride)
+            else:
+                height, width = (height - layer.size) // layer.stride + 1, (width - layer.size) // layer.stride + 1
+        elif isinstance(layer, Dense):
+            units = layer.units or num_classes
+            parameters += channels * units + (units if layer.bias is not None else 0)
+            channels = units
+        elif isinstance(layer, Flatten):
+            channels, height, width = channels * height * width, 1, 1
+            continue  # a view of the values before it
+        elif isinstance(layer, GlobalAvgPool):
+            height = width = 1
+        if not isinstance(layer, Dropout):
+            activations += height * width * channels
+    return parameters, activations
+
+
 def build_model(name, input_shape, layers, num_classes, classifier_activation="softmax"):
     """Build ``layers`` (a tuple of specs) on a ``keras.Input(input_shape)``.
 

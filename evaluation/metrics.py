@@ -59,14 +59,14 @@ def tied_rows(scores):
     return tf.reduce_sum(tf.cast(tf.equal(tf.reduce_max(scores, axis=-1), tf.reduce_min(scores, axis=-1)), tf.int64))
 
 
-def evaluate(predict, dataset, expected_count=None, with_loss=False):
+def evaluate(predict, dataset, expected_count=None, with_loss=False, on_batch=None):
     """Run ``predict(images)`` over ``dataset`` (batches of (images, labels)) and count top-1/top-5 hits.
 
     ``predict`` returns scores, or (scores, class-layer outputs). ``scores`` are probabilities or logits of shape
     (batch, classes), or probabilities of shape (batch, crops, classes), averaged over the crops (the paper's
     10-crop test) before ranking. The class-layer outputs (what feeds the softmax) add ``dead_classes`` to the
     report. ``with_loss`` (scores must be probabilities) adds the mean cross-entropy, -log p[label] with p clipped
-    to [1e-7, 1] as Keras' loss clips it.
+    to [1e-7, 1] as Keras' loss clips it. ``on_batch(examples so far)`` is called after each batch (progress).
     """
     count = top1 = top5 = tied = unanswered = 0
     loss = 0.0
@@ -100,6 +100,8 @@ def evaluate(predict, dataset, expected_count=None, with_loss=False):
         if class_outputs is not None:
             peak = np.abs(np.asarray(class_outputs, np.float32)).reshape(-1, scores.shape[-1]).max(axis=0)
             class_peak = peak if class_peak is None else np.maximum(class_peak, peak)
+        if on_batch is not None:
+            on_batch(count)
     if expected_count is not None and count != expected_count:
         raise RuntimeError(f"evaluated {count} examples but the split has {expected_count}")
     if count == 0:

@@ -12,6 +12,7 @@ a ValueError whose message names the flag and the fix.
 
 import dataclasses
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -54,7 +55,17 @@ def data_config(base, dataset=None, data_dir=None, preprocess=None, zca_bias=Non
 
 
 def _keras_predict(model):
-    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    """The model in inference mode, compiled; a batch of the paper's ten crops, (batch, 10, h, w, 3), goes through
+    as one batch of crops and comes back as (batch, 10, classes) for ``metrics.evaluate`` to average."""
+    @tf.function(reduce_retracing=True)
+    def predict(images):
+        if images.shape.rank == 5:
+            shape = tf.shape(images)
+            scores = model(tf.reshape(images, tf.concat([[-1], shape[2:]], 0)), training=False)
+            return tf.reshape(scores, tf.concat([shape[:2], [-1]], 0))
+        return model(images, training=False)
+
+    return predict
 
 
 def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
@@ -152,15 +163,55 @@ def from_weights(path, family, variant, overrides=None, log=print, class_order=N
     return Scorable(f"{path} ({family} '{variant}')", path, config, inputs, _keras_predict(model), model=model)
 
 
-def score(scorable, split=None, batch_size=metrics.EVAL_BATCH_SIZE):
+class Throughput:
+    """Progress of a scoring pass, logged every ``every`` seconds (examples so far, images/s, ETA), and its rate:
+    timed from the end of the first batch, whose time is mostly tracing and compiling the model (the rate of a long
+    pass, which is what benchmark.py --inference measures)."""
+
+    def __init__(self, total, log=print, every=10.0, clock=time.perf_counter):
+        self.total, self.log, self.every, self.clock = total, log, every, clock
+        self.started = self.clock()
+        self.first = None  # (time, examples) at the end of the first batch
+        self.last_log = self.started
+        self.examples = 0
+
+    def __call__(self, examples):
+        now, self.examples = self.clock(), examples
+        if self.first is None:
+            self.first = (now, examples)
+        if now - self.last_log >= self.every and examples < (self.total or 0):
+            self.last_log = now
+            rate = self.rate(now)
+            speed = f": {rate:,.1f} images/s, ETA {(self.total - examples) / rate:,.0f} s" if rate else ""
+            self.log(f"scored {examples:,} / {self.total:,} images{speed}")
+
+    def rate(self, now=None):
+        """Images per second after the first batch (None with a single batch)."""
+        if self.first is None or self.examples <= self.first[1]:
+            return None
+        return (self.examples - self.first[1]) / ((now or self.clock()) - self.first[0])
+
+    def figures(self):
+        """The report's timing: the whole pass's seconds and the rate after its first batch."""
+        figures = {"seconds": self.clock() - self.started}
+        rate = self.rate()
+        if rate:
+            figures["images_per_second"] = rate
+        return figures
+
+
+def score(scorable, split=None, batch_size=metrics.EVAL_BATCH_SIZE, log=None):
     """Top-1/top-5 of ``scorable`` over every example of ``split`` (default: the dataset's evaluation split): the
-    report of ``metrics.evaluate`` with the model, dataset, split, crops and class count added."""
+    report of ``metrics.evaluate`` with the model, dataset, split, crops and class count added, and the pass's
+    ``seconds`` and ``images_per_second`` (after its first batch). ``log`` gets a progress line every 10 s."""
     inputs, config = scorable.inputs, scorable.config
     try:
         split = split or inputs.eval_split
         expected = inputs.count(split)
         dataset = (inputs.raw_dataset if scorable.raw else inputs.eval_dataset)(batch_size, split)
-        report = metrics.evaluate(scorable.predict, dataset, expected_count=expected)
+        throughput = Throughput(expected, log or (lambda line: None))
+        report = metrics.evaluate(scorable.predict, dataset, expected_count=expected, on_batch=throughput)
+        report.update(throughput.figures(), batch_size=batch_size)
     except (FileNotFoundError, ValueError) as err:
         raise ValueError(f"{data_inputs.named(config)}: {err}") from None
     except DATA_ERRORS as err:
@@ -171,6 +222,16 @@ def score(scorable, split=None, batch_size=metrics.EVAL_BATCH_SIZE):
     if scorable.checkpoint:
         report.update(checkpoint=scorable.checkpoint, step=scorable.step)
     return report
+
+
+def speed_line(report):
+    """How fast the pass went, for evaluate.py's output."""
+    rate = report.get("images_per_second")
+    if not rate:
+        return f"{report['examples']:,} images in {report['seconds']:.1f} s"
+    crops = f" ({10 * rate:,.1f} crops/s through the network)" if report["crops"] == "ten" else ""
+    return (f"{report['examples']:,} images in {report['seconds']:.1f} s: {rate:,.1f} images/s after the first batch "
+            f"of {report['batch_size']}{crops}")
 
 
 def default_report_path(scorable, report):

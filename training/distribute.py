@@ -3,8 +3,9 @@
 - ``one_device``: the first GPU, else the CPU.
 - ``mirrored``: every local GPU (else every logical CPU device: two logical CPUs in the tests) in one process.
 - ``multi_worker``: MultiWorkerMirroredStrategy over the workers listed in ``TF_CONFIG``.
-- ``auto``: ``multi_worker`` when ``TF_CONFIG`` names more than one worker, ``mirrored`` with several GPUs,
-  otherwise ``one_device``.
+- ``auto``: ``multi_worker`` when ``TF_CONFIG`` names more than one worker, ``mirrored`` with several GPUs, one GPU
+  alone; on a CPU, two replicas side by side (``mirrored`` over two logical CPUs, ``split_cpu``) for a network whose
+  parameters are small next to the values it computes per batch (``choose``), otherwise ``one_device``.
 The training loop is the same under each (a custom loop with ``strategy.run``: Keras 3's ``model.fit`` fails under
 MultiWorkerMirroredStrategy, [keras-20585]; reproduced here: EXPERIMENTS.md, 2026-11-22, "Project performance
 notes").
@@ -14,6 +15,8 @@ import json
 import os
 
 import tensorflow as tf
+
+import models
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 
@@ -31,6 +34,58 @@ def tf_config():
     return config
 
 
+# Replicas side by side on a CPU pay where a network's parameters (which every replica updates and all-reduces) are
+# fewer than this share of the activation values a batch computes (common.spec.footprint): All-CNN-C 0.03 (1.4M
+# parameters, 346k values per image, batch 128), every AlexNet 0.38-0.82 (51-62M; 0.58-1.26M). Measured, training
+# at batch 128, one replica against two (benchmark.py --cpu_devices=1|2; BUILD.md, "Speed"): All-CNN-C +3% in
+# float32 and in bfloat16 on a 2-core Xeon with AMX, +9-10% on a 2-core Zen 4; AlexNet `paper` -9% in float32 on
+# the Xeon, slower on the Zen 4 too.
+SIDE_BY_SIDE_SHARE = 0.1
+SIDE_BY_SIDE_REPLICAS = 2  # what was measured: 2-core CPUs, one single-threaded replica per core
+
+
+def cores():
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def choose(workers, gpus, cpu_cores, parameters, activations, batch_size):
+    """``--strategy=auto``: (strategy name, logical CPU devices, why), from the job's workers, the local GPUs and
+    CPU cores, and the network's ``parameters`` and ``activations`` per image (``models.footprint``)."""
+    if workers > 1:
+        return "multi_worker", 1, f"TF_CONFIG lists {workers} workers"
+    if gpus > 1:
+        return "mirrored", 1, f"{gpus} GPUs"
+    if gpus == 1:
+        return "one_device", 1, "one GPU"
+    share = parameters / (batch_size * activations)
+    measure = (f"{parameters / 1e6:.1f}M parameters, {share:.2f} of the {batch_size} x {activations / 1e3:,.0f}k "
+               f"activation values of a batch")
+    if share >= SIDE_BY_SIDE_SHARE:
+        return "one_device", 1, f"the CPU, one replica ({measure}: two replicas would each update them all)"
+    if cpu_cores < SIDE_BY_SIDE_REPLICAS or batch_size % SIDE_BY_SIDE_REPLICAS:
+        why = f"{cpu_cores} core" if cpu_cores < SIDE_BY_SIDE_REPLICAS else f"batch {batch_size} is odd"
+        return "one_device", 1, f"the CPU, one replica ({why})"
+    return ("mirrored", SIDE_BY_SIDE_REPLICAS, f"{SIDE_BY_SIDE_REPLICAS} replicas side by side on the CPU's "
+            f"{cpu_cores} cores ({measure}, under {SIDE_BY_SIDE_SHARE:g})")
+
+
+def for_run(name, cpu_devices, family, variant, num_classes, batch_size, model_options=None, log=print):
+    """The strategy train.py runs under, made before TensorFlow's runtime starts. ``--strategy=auto`` with
+    ``--cpu_devices=0`` (the defaults) picks the layout by ``choose`` and says what and why in one line; any other
+    pair is taken as given (``--cpu_devices=0`` meaning 1)."""
+    if name == "auto" and cpu_devices == 0:
+        cluster = tf_config().get("cluster", {})
+        workers = sum(len(cluster.get(job, [])) for job in ("chief", "worker"))
+        parameters, activations = models.footprint(family, variant, num_classes or 1, **(model_options or {}))
+        name, cpu_devices, why = choose(workers, len(tf.config.list_physical_devices("GPU")), cores(), parameters,
+                                        activations, batch_size)
+        log(f"--strategy=auto: {name}" + (f" over {cpu_devices} logical CPUs" if cpu_devices > 1 else "")
+            + f" ({why})")
+    split_cpu(max(1, cpu_devices))
+    return make(name)
+
+
 def split_cpu(count):
     """Make ``count`` logical CPU devices (before any TensorFlow op runs), so that MirroredStrategy can be tried on
     one machine without GPUs, or run ``count`` replicas side by side on the CPU's cores.
@@ -42,8 +97,7 @@ def split_cpu(count):
     if count > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // count))
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, cores() // count))
 
 
 def side_by_side_strategy(count):
