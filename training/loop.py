@@ -384,7 +384,10 @@ class Trainer:
                     interval = progress.Interval()
                 if stop_requested and step < self.total_steps:
                     return self._preempted(stop, step, epoch, summaries, interval, rates, outcome)
-                if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+                if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0 and \
+                        step % self.steps_per_epoch and step != self.total_steps:
+                    # (an epoch's last step and the run's are saved by _end_of_epoch, after validation: saving
+                    # them here too would rewrite a checkpoint the state file already names, under its readers)
                     outcome.checkpoint = self.save()
             epoch, skip = epoch + 1, 0
             self._warn_if_tied(epoch, whole_epoch.report()["tied_outputs"])

@@ -47,9 +47,19 @@ def train(strategy, digits, workdir, log=None, **overrides):
 
 @pytest.mark.parametrize("strategy_name", ["default", "two_cpus"])
 def test_loss_falls_and_a_checkpoint_resumes_on_the_same_step_and_weights(strategy_name, digits, two_cpu_strategy,
-                                                                         tmp_path, scalars):
+                                                                         tmp_path, scalars, monkeypatch):
     strategy = two_cpu_strategy if strategy_name == "two_cpus" else tf.distribute.get_strategy()
+    saved, save = [], tf.train.CheckpointManager.save
+
+    def spy(manager, checkpoint_number=None, **kwargs):
+        saved.append((os.path.basename(manager.directory), int(checkpoint_number.numpy())))
+        return save(manager, checkpoint_number, **kwargs)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", spy)
     trainer, outcome = train(strategy, digits, tmp_path / "run")
+    # steps 4 and 8 saved once each: the run's last step by the end of the run only (a second save would rewrite a
+    # checkpoint the state file already names, under its readers), the best one beside them
+    assert sorted(saved) == [("best", 8), ("checkpoints", 4), ("checkpoints", 8)], saved
     assert trainer.replicas == (2 if strategy_name == "two_cpus" else 1)
     assert outcome.step == 8 and outcome.checkpoint.endswith("ckpt-8") and outcome.stopped_by is None
     losses = [v for _, v in scalars(str(tmp_path / "run" / "train"))[0]["loss"]]
