@@ -124,8 +124,9 @@ def atomic_write(path, mode="w"):
 def replace_tree(source, target):
     """Move the complete directory ``source`` to ``target``, replacing what is there. Locally by renames (the
     previous ``target`` is put back if the last rename fails); an object store cannot rename a directory, so there
-    the files are copied into a fresh ``target`` and ``source`` deleted: a failure mid-copy can leave ``target``
-    partial, never ``source``."""
+    the files are copied into a fresh ``target`` and ``source`` deleted, the top-level files last (a SavedModel's
+    ``saved_model.pb``): a failure mid-copy leaves a ``target`` without them, which no loader takes for complete,
+    and never touches ``source``."""
     if is_local(target):
         previous = f"{target}.old-{os.getpid()}"
         if os.path.exists(target):
@@ -139,10 +140,19 @@ def replace_tree(source, target):
         remove_tree(previous)
         return
     remove_tree(target)
+    source = source.rstrip("/")
+    top_level = []
     for directory, _, names in gfile.walk(source):
-        relative = directory[len(source):].lstrip("/")
+        # (an object store lists a directory with a trailing slash: "variables/")
+        relative = directory.rstrip("/")[len(source):].strip("/")
         destination = f"{target}/{relative}" if relative else target
         gfile.makedirs(destination)
         for name in names:
-            gfile.copy(f"{directory.rstrip('/')}/{name}", f"{destination}/{name}", overwrite=True)
+            pair = (f"{directory.rstrip('/')}/{name}", f"{destination}/{name}")
+            if relative:
+                gfile.copy(*pair, overwrite=True)
+            else:
+                top_level.append(pair)
+    for pair in top_level:
+        gfile.copy(*pair, overwrite=True)
     remove_tree(source)

@@ -55,10 +55,34 @@ def test_replace_tree_puts_a_complete_directory_in_place_of_the_old(tmp_path, wh
             f.write(text)
     with files.atomic_write(f"{directory}/target/stale") as f:
         f.write("from the old export")
+    with files.atomic_write(f"{directory}/new/saved_model.pb") as f:
+        f.write("graph")
     files.replace_tree(f"{directory}/new", f"{directory}/target")
     assert sorted(files.listdir(directory)) == ["target"]
-    assert files.listdir(f"{directory}/target") == ["variables"]
+    assert sorted(files.listdir(f"{directory}/target")) == ["saved_model.pb", "variables"]
     assert files.read_text(f"{directory}/target/variables/data") == "new"
+    assert files.read_text(f"{directory}/target/saved_model.pb") == "graph"
+
+
+def test_replace_tree_on_an_object_store_copies_the_top_level_files_last(monkeypatch):
+    """As GCS lists them: subdirectories with a trailing slash (``variables/``); saved_model.pb copied last, so an
+    interrupted copy leaves no directory a loader takes for a SavedModel."""
+    directory = ram("store")
+    for name in ("saved_model.pb", "fingerprint.pb", "variables/variables.index", "assets/classes.txt"):
+        files.makedirs(os.path.dirname(f"{directory}/new/{name}"))
+        with files.atomic_write(f"{directory}/new/{name}") as f:
+            f.write(name)
+    walk, copy, copied = tf.io.gfile.walk, tf.io.gfile.copy, []
+    monkeypatch.setattr(tf.io.gfile, "walk", lambda top: (
+        (d if d.rstrip("/") == top.rstrip("/") else d + "/", subdirectories, names)
+        for d, subdirectories, names in walk(top)))
+    monkeypatch.setattr(tf.io.gfile, "copy", lambda a, b, overwrite=False: (copied.append(b), copy(a, b, overwrite)))
+    files.replace_tree(f"{directory}/new", f"{directory}/target")
+    assert all("//" not in path[len("ram://"):] for path in copied), copied
+    assert sorted(copied[-2:]) == [f"{directory}/target/fingerprint.pb", f"{directory}/target/saved_model.pb"]
+    for name in ("saved_model.pb", "fingerprint.pb", "variables/variables.index", "assets/classes.txt"):
+        assert files.read_text(f"{directory}/target/{name}") == name
+    assert not files.exists(f"{directory}/new")
 
 
 def test_the_readers_take_remote_paths(tmp_path):

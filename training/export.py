@@ -15,7 +15,9 @@ GCN and ZCA for the 32x32 datasets); its statistics (ZCA matrix, mean image) are
 SavedModel needs no project code to load: ``tf.saved_model.load(path).signatures["serving_default"]``.
 
 The export is written to a temporary directory beside ``export_dir`` and renamed into place: a failed export leaves
-no half-written directory, and an existing export is replaced only once the new one is complete.
+no half-written directory, and an existing export is replaced only once the new one is complete. An object store
+(``gs://``) cannot rename a directory: there the files are copied into place, ``saved_model.pb`` last, so an
+interrupted copy leaves a directory no loader takes for a SavedModel (``common.files.replace_tree``).
 """
 
 import os
