@@ -106,6 +106,9 @@ def main(argv):
     if f.class_names and not f.export_dir:
         fail("--class_names names the classes of an export: pass --export_dir with it.")
     logging.set_verbosity(logging.WARNING)
+    import tensorflow as tf
+
+    from common import files
     from evaluation import metrics, score
 
     try:
@@ -113,17 +116,27 @@ def main(argv):
         descriptions = weights.read_class_descriptions(f.class_names) if f.class_names else {}  # before scoring
         scorable = load(f)
         report = score.score(scorable, f.split, f.batch_size, log=print)
-        if f.export_dir:
-            from training import export
-            names = [descriptions.get(name, name) for name in scorable.inputs.class_names]
-            export.export(scorable.model, scorable.inputs, names, f.export_dir, log=print)
     except ValueError as err:
         fail(str(err))
-    path = f.report or score.default_report_path(scorable, report)
-    metrics.write_json(report, path)
-    print(metrics.format_table(report, score.title(report)))
+    print(metrics.format_table(report, score.title(report)))  # first: a file that cannot be written loses nothing
     print(score.speed_line(report))
-    print(f"report: {path}")
+    path = f.report or score.default_report_path(scorable, report)
+    unwritten = []
+    try:
+        metrics.write_json(report, path)
+        print(f"report: {path}")
+    except (OSError, tf.errors.OpError) as err:
+        unwritten.append(f"the report {path} ({files.reason(err)}; pass --report=PATH)")
+    if f.export_dir:
+        from training import export
+        names = [descriptions.get(name, name) for name in scorable.inputs.class_names]
+        try:
+            export.export(scorable.model, scorable.inputs, names, f.export_dir, log=print)
+        except (OSError, tf.errors.OpError) as err:
+            unwritten.append(f"--export_dir={f.export_dir} ({files.reason(err)}; fix its permissions or pass another "
+                             "--export_dir)")
+    if unwritten:
+        fail("scored (the figures above), but could not write " + " or ".join(unwritten) + ".")
 
 
 if __name__ == "__main__":

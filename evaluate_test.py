@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -70,6 +71,21 @@ def test_evaluate_py_bad_input_gives_one_clear_message(tmp_path):
         "evaluate.py: error: --export_dir exports a Keras model: --saved_model is already an export (copy its "
         "directory).")
     assert "Traceback" not in missing.stderr + wrong.stderr + junk.stderr
+    # scored, but the report and the export cannot be written: the figures are printed all the same
+    inputs = keras.Input((16, 16, 3))
+    tiny = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    tiny.save(tmp_path / "tiny.keras")
+    (tmp_path / "a_file").write_text("not a directory")
+    unwritable = run_evaluate(f"--model_file={tmp_path / 'tiny.keras'}", f"--zca_cache={tmp_path / 'z.npz'}",
+                              f"--report={tmp_path / 'a_file' / 'report.json'}",
+                              f"--export_dir={tmp_path / 'a_file' / 'export'}")
+    assert unwritable.returncode != 0 and "Traceback" not in unwritable.stderr
+    assert "top-1" in unwritable.stdout and "images/s" in unwritable.stdout
+    message = unwritable.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(re.escape("evaluate.py: error: scored (the figures above), but could not write the report "
+                                  f"{tmp_path / 'a_file' / 'report.json'} (") + r"[^;]+; pass --report=PATH\) or " +
+                        re.escape(f"--export_dir={tmp_path / 'a_file' / 'export'} (") +
+                        r"[^;]+; fix its permissions or pass another --export_dir\)\.", message), message
 
 
 def test_evaluate_py_missing_dataset_is_one_clear_message(tmp_path):

@@ -143,7 +143,7 @@ def test_evaluate_in_a_loop_beside_a_training_run_never_fails_and_names_the_step
     from evaluation import score
     workdir = str(tmp_path / "run")
     # a checkpoint at every step, one kept: each save deletes the one before it, the reader's worst case
-    process = start(SMOKE, f"--workdir={workdir}", "--train_steps=80", "--checkpoint_every_steps=1", "--image_size=16",
+    process = start(SMOKE, f"--workdir={workdir}", "--train_steps=40", "--checkpoint_every_steps=1", "--image_size=16",
                     "--keep_checkpoints=1", "--eval_batch_size=360", "--nofigures")
     scored, restored = [], []
     try:
@@ -199,6 +199,11 @@ def test_a_damaged_latest_checkpoint_is_reported_and_the_one_before_it_used(six_
     workdir = copy_of(six_steps, tmp_path)
     data = workdir / "checkpoints" / "ckpt-6.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])  # truncated, as by a full disk or an interrupted copy
+    from evaluation import score  # the evaluator says so, and what to pass
+    with pytest.raises(ValueError, match=re.escape(f"--checkpoint=latest ({workdir / 'checkpoints' / 'ckpt-6'}) cannot "
+                                                   "be read (") + r".+\): it is damaged, or the run writing .+ Rerun, "
+                                                   r"or pass --checkpoint=PATH of another checkpoint in "):
+        score.from_workdir(str(workdir), log=lambda line: None)
     capsys.readouterr()
     assert run_train(*SIX_STEPS, f"--workdir={workdir}", "--train_steps=9") is None
     out = capsys.readouterr().out

@@ -219,7 +219,8 @@ def test_init_from_published_weights_keeps_them_and_reinitialises_another_class_
 
 
 @pytest.mark.slow
-def test_a_run_its_evaluation_and_export_on_another_filesystem_touch_no_local_file(tmp_path, run_train, capsys):
+def test_a_run_its_evaluation_and_export_on_another_filesystem_touch_no_local_file(tmp_path, run_train, capsys,
+                                                                                  monkeypatch):
     """Everything on TensorFlow's in-memory ram:// filesystem, as on gs://: the ImageNet folder, a weights file,
     the workdir (run.json, flags.txt, the mean-image cache, checkpoints, TensorBoard) and the export; the lock says
     it cannot hold such a workdir. The evaluation of the workdir and of the export agree."""
@@ -237,7 +238,9 @@ def test_a_run_its_evaluation_and_export_on_another_filesystem_touch_no_local_fi
                           testdata.neon_model_dict(testdata.neon_layers("allcnn", "v2.3.0", rng), "v2.3.0"))
     tf.io.gfile.copy(str(tmp_path / "allcnn.p"), f"{base}/allcnn.p")
     workdir, export = f"{base}/runs/allcnn", f"{base}/runs/allcnn/export"
-    local_before = sorted(os.listdir(ROOT))
+    here = tmp_path / "cwd"  # a path taken for a local one ("ram:/...") would land here
+    here.mkdir()
+    monkeypatch.chdir(here)
     args = ("--model=allcnn", "--variant=neon", "--dataset=imagenet_folder", f"--data_dir={base}/photos",
             "--image_size=32", f"--init_from={base}/allcnn.p", f"--workdir={workdir}", "--batch_size=2",
             "--eval_batch_size=3", "--mean=image", "--num_classes=0", "--train_steps=1")
@@ -250,10 +253,10 @@ def test_a_run_its_evaluation_and_export_on_another_filesystem_touch_no_local_fi
     assert {"run.json", "flags.txt", "mean_image.npy", "checkpoints", "best", "train", "validation",
             "export"} <= set(files.listdir(workdir))
     assert files.isfile(f"{export}/saved_model.pb")
-    assert sorted(os.listdir(ROOT)) == local_before  # nothing written here ("ram:" is not a directory)
     by_workdir = score.score(score.from_workdir(workdir, log=lambda line: None), batch_size=3)
     by_export = score.score(score.from_saved_model(export, {"data_dir": f"{base}/photos",
                                                               "dataset": "imagenet_folder"}, log=lambda line: None),
                             batch_size=3)
     assert by_workdir["step"] == 2 and by_workdir["examples"] == by_export["examples"] > 0
     assert by_workdir["top1_correct"] == by_export["top1_correct"]
+    assert not any(here.iterdir())  # nothing written locally

@@ -13,6 +13,8 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from common.errors import op_error_line
+
 gfile = tf.io.gfile
 
 
@@ -56,7 +58,7 @@ def reason(err):
     """The system's reason of an OSError, or a TensorFlow error's message: for a sentence about a file."""
     if isinstance(err, OSError):
         return err.strerror or str(err)
-    return getattr(err, "message", None) or str(err)
+    return op_error_line(err)
 
 
 def read_bytes(path):

@@ -66,6 +66,11 @@ def checkpoint_path(workdir, which="latest"):
     return tf.train.latest_checkpoint(directory) if directory else which
 
 
+# What reading a damaged, truncated or vanishing checkpoint raises (a truncated data file: IndexError, "Read less
+# bytes than requested", TF 2.21)
+UNREADABLE = (tf.errors.OpError, IndexError, OSError)
+
+
 def restore_model(model, path):
     """Load the model variables of checkpoint ``path`` into ``model`` (the optimizer state is left out) and return
     the training step it was saved at; raises tf.errors.NotFoundError, AssertionError or ValueError when they do not
@@ -81,14 +86,19 @@ def restore_while_training(model, workdir, which="latest", attempts=5):
     workdir: the checkpoint a directory's state file names is complete (TensorFlow writes a checkpoint's files first,
     then names it in the state file, atomically), and one the run deletes while it is read (its rotation keeps the
     last few; best/ keeps one) is replaced by the newer one the state file names then. Returns (path, step); None
-    when there is no checkpoint yet. Other errors are restore_model's (a file gone: tf.errors.OpError)."""
+    when there is no checkpoint yet. Other errors are restore_model's (a file unreadable or gone: UNREADABLE)."""
     for attempt in range(attempts):
         path = checkpoint_path(workdir, which)
         if not path:
+            # (latest_checkpoint reads the state file, then looks for the files it names: a save in between
+            # deletes them, and it answers None though the state file names a newer checkpoint)
+            directory = checkpoint_dir(workdir, which)
+            if directory and attempt < attempts - 1 and tf.train.get_checkpoint_state(directory):
+                continue
             return None
         try:
             return path, restore_model(model, path)
-        except tf.errors.OpError:  # NotFoundError, or UNKNOWN "<path>.index; No such file or directory" (TF 2.21)
+        except UNREADABLE:  # NotFoundError, or UNKNOWN "<path>.index; No such file or directory" (TF 2.21)
             rotated = which in ("latest", "best") and not tf.io.gfile.exists(path + ".index")
             if not rotated or checkpoint_path(workdir, which) == path or attempt == attempts - 1:
                 raise

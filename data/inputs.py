@@ -303,16 +303,14 @@ class ImageNetInputs:
         log(f"computing the mean image of the {self.train_source.count:,} training images (one pass; --mean=caffe "
             "skips it)")
         mean = imagenet.mean_image(self.train_source, log=log, resize=self.config.resize)
-        if path:
-            _save_numpy(path, mean)
-        else:  # a new workdir: kept once it exists (keep_caches)
-            self._unsaved = {name: mean}
+        self._unsaved = {name: mean}  # written by the run that holds the workdir, once it is checked (keep_caches)
         return mean
 
     def keep_caches(self, directory):
-        """Write what was computed before ``directory`` existed (a new workdir's mean image) into it."""
+        """Write what was computed (the mean image) into the workdir ``directory``, for the next run."""
         for name, array in self._unsaved.items():
-            _save_numpy(os.path.join(directory, name), array)
+            if not files.exists(os.path.join(directory, name)):
+                _save_numpy(os.path.join(directory, name), array)
         self._unsaved = {}
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):

@@ -61,8 +61,13 @@ def test_imagenet_serving_equals_the_evaluation_split(options, tmp_path):
     top, left = (base.shape[0] - 224) // 2, (base.shape[1] - 224) // 2
     np.testing.assert_allclose(evaluated[0], (base - data.mean)[top:top + 224, left:left + 224], atol=1e-3)
     assert data.count() == 3 and data.raw_kind == "bytes"
-    if config.mean == "image":  # the mean of the squashed training images, cached under its own name
-        assert os.path.exists(tmp_path / "mean_image_squash.npy") and data.mean.shape == (256, 256, 3)
+    if config.mean == "image":  # the mean of the squashed training images, kept under its own name by the run
+        assert not os.path.exists(tmp_path / "mean_image_squash.npy") and data.mean.shape == (256, 256, 3)
+        data.keep_caches(str(tmp_path))  # (the run that holds the workdir, once it is checked)
+        lines = []
+        again = inputs.load(config, 224, cache_dir=str(tmp_path), log=lines.append)
+        np.testing.assert_array_equal(again.mean, data.mean)
+        assert not any("computing the mean image" in line for line in lines)
     train, _ = next(iter(data.train_dataset(2, 0)))
     assert train.shape == (2, 224, 224, 3)
 

@@ -80,9 +80,16 @@ def from_workdir(workdir, checkpoint="latest", overrides=None, log=print):
                          **info.get("model_options", {}))
     try:
         restored = workdir_layout.restore_while_training(model, workdir, checkpoint)
-    except tf.errors.OpError as err:
-        raise ValueError(f"--checkpoint={checkpoint}: {str(err).splitlines()[0]} (a run keeps only its last few "
-                         "checkpoints: pass --checkpoint=latest or best).") from None
+    except workdir_layout.UNREADABLE as err:
+        line = op_error_line(err)
+        directory = workdir_layout.checkpoint_dir(workdir, checkpoint)
+        if directory:  # latest or best: damaged, or replaced faster than it could be read
+            raise ValueError(
+                f"--checkpoint={checkpoint} ({workdir_layout.checkpoint_path(workdir, checkpoint)}) cannot be read "
+                f"({line}): it is damaged, or the run writing {workdir} replaced it faster than it could be read. "
+                f"Rerun, or pass --checkpoint=PATH of another checkpoint in {directory}.") from None
+        raise ValueError(f"--checkpoint={checkpoint}: {line} (a run keeps only its last few checkpoints: pass "
+                         "--checkpoint=latest or best).") from None
     except (AssertionError, ValueError) as err:
         raise ValueError(f"--checkpoint={workdir_layout.checkpoint_path(workdir, checkpoint)}: cannot restore it into "
                          f"{info['model']} '{info['variant']}' ({type(err).__name__}: {str(err).splitlines()[0]}).") \

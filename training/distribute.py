@@ -154,12 +154,15 @@ def mirrored(devices):
 
 
 def is_chief(strategy):
-    """Whether this process writes checkpoints, summaries and exports (worker 0 of a multi-worker job)."""
+    """Whether this process writes checkpoints, summaries and exports: the ``chief`` task of a multi-worker job,
+    or worker 0 where the cluster has no ``chief`` job (TensorFlow's own rule, ``multi_worker_util.is_chief``)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0)
+    if task_type is None or task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
 
 def num_workers(strategy):

@@ -39,3 +39,20 @@ def test_auto_puts_replicas_side_by_side_only_for_networks_with_few_parameters_n
             share = parameters / (128 * activations)
             assert (share < distribute.SIDE_BY_SIDE_SHARE / 2) if family == "allcnn" else \
                 (share > 2 * distribute.SIDE_BY_SIDE_SHARE), (variant, share)
+
+
+def test_the_chief_is_the_chief_task_or_worker_0_where_there_is_none():
+    from unittest import mock
+
+    def strategy(task_type, task_id, jobs):
+        fake = mock.Mock(spec=tf.distribute.MultiWorkerMirroredStrategy)
+        fake.cluster_resolver.task_type, fake.cluster_resolver.task_id = task_type, task_id
+        fake.cluster_resolver.cluster_spec.return_value = tf.train.ClusterSpec(
+            {job: [f"localhost:{2000 + i}" for i in range(count)] for job, count in jobs.items()})
+        return fake
+
+    assert distribute.is_chief(strategy("worker", 0, {"worker": 2}))
+    assert not distribute.is_chief(strategy("worker", 1, {"worker": 2}))
+    assert distribute.is_chief(strategy("chief", 0, {"chief": 1, "worker": 2}))
+    assert not distribute.is_chief(strategy("worker", 0, {"chief": 1, "worker": 2}))  # was taken for a second chief
+    assert distribute.is_chief(tf.distribute.get_strategy())

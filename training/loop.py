@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -20,8 +21,8 @@ import tensorflow as tf
 
 from common import files
 from common.errors import op_error_line
-from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, checkpoint_path, model_state,
-                            read_run_info)
+from common.workdir import (BEST, CHECKPOINTS, FLAGS_FILE, IDENTITY, RUN_FILE, UNREADABLE, checkpoint_path,
+                            model_state, read_run_info)
 from data import pipeline
 from evaluation import metrics
 from figures import Figures, draw
@@ -188,7 +189,7 @@ class Trainer:
                 f.write("ok")
             tf.io.gfile.remove(probe)
         except (OSError, tf.errors.OpError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else op_error_line(err)
+            reason = files.reason(err)
             raise TrainingError(f"--workdir={workdir} cannot be written ({reason}): fix its permissions or pass "
                                 "another --workdir.") from None
         if not files.is_local(workdir):
@@ -220,7 +221,7 @@ class Trainer:
                 if not reader.has_tensor("validated_epoch/.ATTRIBUTES/VARIABLE_VALUE"):
                     self.validated_epoch.assign(-1)
                 return path
-            except (tf.errors.OpError, ValueError, AssertionError, IndexError, OSError) as err:  # unreadable
+            except (*UNREADABLE, ValueError, AssertionError) as err:
                 reason = op_error_line(err)
                 self.log(f"warning: checkpoint {path} cannot be restored ({reason}); trying the one before it")
         if candidates:
@@ -250,8 +251,12 @@ class Trainer:
             for name, text in self.extra_files.items():
                 with files.atomic_write(os.path.join(workdir, name)) as f:
                     f.write(text)
-        directory = os.path.join(workdir, CHECKPOINTS) if self.chief else os.path.join(
-            workdir, f".worker{distribute.worker_index(self.strategy)}-checkpoints")
+            keep_caches = getattr(self.inputs, "keep_caches", None)
+            if keep_caches:
+                keep_caches(workdir)  # --mean=image's mean image, for the next run
+        # the other workers save too (tf.distribute needs every one), into a local directory deleted at once
+        directory = os.path.join(workdir, CHECKPOINTS) if self.chief else tempfile.mkdtemp(
+            prefix=f"worker{distribute.worker_index(self.strategy)}-checkpoints-")
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, self.config.keep_checkpoints,
                                                   step_counter=self.step)
         self.best_manager = tf.train.CheckpointManager(
@@ -296,7 +301,7 @@ class Trainer:
         try:
             path = manager.save(checkpoint_number=self.step)
         except (OSError, tf.errors.OpError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else op_error_line(err)
+            reason = files.reason(err)
             previous = manager.latest_checkpoint
             raise TrainingError(
                 f"the checkpoint of step {step:,} could not be written to {manager.directory} ({reason}); "
@@ -532,5 +537,8 @@ class Trainer:
                      f"(cut {self.plateau.reductions} of at most {self.plateau.max_reductions})")
         if report["top1_error"] < float(self.best_error.numpy()):
             self.best_error.assign(report["top1_error"])
-            self._save(self.best_manager)
+            if not (self.best_manager.latest_checkpoint or "").endswith(f"-{step}"):
+                # (a rerun repeating a validation the stop left out finds this step's kept already: rewriting it
+                # would pull it from under its readers)
+                self._save(self.best_manager)
         return report

@@ -92,8 +92,6 @@ def _train(config, strategy, extra_files, log, held):
                       initial=initial)
     if not cache_dir:  # a new one: made only once the flags, the data, any weights file and the batch are good
         _hold_workdir(config, strategy, log, held)
-        if trainer.chief:
-            inputs.keep_caches(config.workdir)  # --mean=image's mean image, for the next run
     try:
         outcome = trainer.train()
     except DATA_ERRORS as err:

@@ -38,6 +38,7 @@ PREFIX = "step_watch"
 STOP_KEY = f"{PREFIX}/stop"
 SEEN_KEY = f"{PREFIX}/seen"  # each worker that read the stop says so here
 LINGER_SECS = 5.0  # how long the worker that stopped the job waits for the others to read the stop
+UNREACHABLE_POLLS = 3  # the store unreachable this many polls in a row (3 s): the job is over, not a hiccup
 MARK = "step watch: "  # begins the sentence a StepWatch reports to the cluster
 
 _TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
@@ -115,6 +116,7 @@ class StepWatch:
         self._published = None
         self._closed = False
         self._stopped_at = None  # when the job was stopped, for the grace period
+        self._unreachable = 0  # polls in a row that could not reach the store
         self.fired = None
         self._fired_here = False
         self._thread = threading.Thread(target=self._watch, name="step-watch", daemon=True)
@@ -128,7 +130,8 @@ class StepWatch:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
-        self._thread.join()
+        # not for ever: a call to a store whose host (the chief) is stopped can block, and the thread is a daemon
+        self._thread.join(timeout=2 * POLL_SECS)
         if self._fired_here:  # the store lives in the chief's process: keep it until the others have read the stop
             deadline = time.monotonic() + LINGER_SECS
             others = self._others()
@@ -164,7 +167,10 @@ class StepWatch:
             now = time.monotonic()
             if self.fired is None:
                 if current:
-                    self._check(current, now)
+                    try:
+                        self._check(current, now)
+                    except Exception:  # noqa: BLE001  the store failed: _listen tells a hiccup from a lost job
+                        pass
                 if self.fired is None:
                     self._listen(now)
             elif self._stopped_at is not None and now - self._stopped_at > GRACE_SECS:
@@ -178,7 +184,11 @@ class StepWatch:
         gone; either way this worker's main thread has ``GRACE_SECS`` to end by itself."""
         try:
             stop = self.service.get(STOP_KEY)
-        except Exception as err:  # noqa: BLE001  the service cannot be reached: the job is over
+            self._unreachable = 0
+        except Exception as err:  # noqa: BLE001  the service cannot be reached: for a few polls, the job is over
+            self._unreachable += 1
+            if self._unreachable < UNREACHABLE_POLLS:
+                return
             stop = (peer_failure(str(err), self.cluster_spec)
                     or f"the job's coordination service cannot be reached ({str(err).splitlines()[0][:200]})")
         if stop is not None:

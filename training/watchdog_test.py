@@ -131,11 +131,36 @@ def test_a_worker_that_ends_by_itself_within_the_grace_is_not_exited_and_a_lost_
     assert exits == []  # it closed its watch (its run ended) within the grace
 
 
+def test_a_store_unreachable_for_one_poll_is_a_hiccup_not_the_end():
+    store, exits = Store(), []
+    with watch(1, store, exits=exits) as healthy:
+        store.gone = "UNAVAILABLE: connection reset"
+        time.sleep(watchdog.POLL_SECS * (watchdog.UNREACHABLE_POLLS - 1.5))  # fewer polls in a row than it takes
+        store.gone = None
+        time.sleep(10 * watchdog.POLL_SECS)
+        assert healthy.fired is None
+    assert exits == []
+
+
 def test_the_watch_thread_ends_with_the_block():
     before = threading.active_count()
     with watch(0, Store(), timeout=100):
         assert threading.active_count() == before + 1
     assert threading.active_count() == before
+
+
+def test_a_store_call_that_never_returns_does_not_hold_the_process_at_its_end():
+    class Blocked(Store):
+        def put(self, key, value):  # as a call to a store on a SIGSTOPped chief's host can
+            threading.Event().wait()
+
+    blocked = watch(1, Blocked(), timeout=0.05)
+    blocked.__enter__()
+    with blocked.step(3):
+        time.sleep(0.2)  # past half the bound: the thread's put blocks
+    started = time.monotonic()
+    blocked.__exit__(None, None, None)
+    assert time.monotonic() - started < 1.0 and blocked._thread.daemon
 
 
 def test_the_worker_that_stopped_the_job_keeps_the_store_until_the_others_have_read_the_stop(monkeypatch):
