@@ -75,6 +75,12 @@ def recipe_config():
     return parse
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first (in their files' order), so that the two test processes (-n 2, pytest.ini) end on short
+    ones rather than one of them running a minute-long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc):
     """A test that takes ``recipe`` runs once per recipe flagfile of configs/ (common.flags aside)."""
     if "recipe" in metafunc.fixturenames:
