@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -145,9 +146,17 @@ def test_evaluate_in_a_loop_beside_a_training_run_never_fails_and_names_the_step
     # a checkpoint at every step, one kept: each save deletes the one before it, the reader's worst case
     process = start(SMOKE, f"--workdir={workdir}", "--train_steps=40", "--checkpoint_every_steps=1", "--image_size=16",
                     "--keep_checkpoints=1", "--eval_batch_size=360", "--nofigures")
-    scored, restored = [], []
+    scored, restored, cli = [], [], []
+
+    def evaluate_py_in_a_loop():  # the command line beside the run, as a user's shell loop would
+        while process.poll() is None:
+            cli.append(subprocess.run([sys.executable, "evaluate.py", f"--workdir={workdir}", "--batch_size=360"],
+                                      cwd=ROOT, capture_output=True, text=True, timeout=300))
+
     try:
         wait_for(lambda: latest_step(workdir) >= 1, 300, "the first checkpoint", process)
+        shell = threading.Thread(target=evaluate_py_in_a_loop)
+        shell.start()
         info = workdir_layout.read_run_info(workdir)
         model = models.build(info["model"], info["variant"], num_classes=info["num_classes"])
         while process.poll() is None:
@@ -164,9 +173,15 @@ def test_evaluate_in_a_loop_beside_a_training_run_never_fails_and_names_the_step
                 path, step = workdir_layout.restore_while_training(model, workdir)
                 restored.append(step)
         out, err = process.communicate(timeout=60)
+        shell.join(timeout=300)
     finally:
         process.kill()
     assert process.returncode == 0, err[-3000:]
+    assert cli
+    for result in cli:
+        assert result.returncode == 0, result.stderr[-3000:]
+        step = int(re.search(r"^scoring \S+ckpt-(\d+) \(step \1\)$", result.stdout, re.M).group(1))
+        assert f"report: {os.path.join(workdir, 'checkpoints', f'ckpt-{step}.digits-test.eval.json')}" in result.stdout
     latest = [step for which, step in scored if which == "latest"]
     assert len(set(latest)) >= 3 and latest == sorted(latest), scored  # many checkpoints, in order
     assert len(set(restored)) >= 10 and restored == sorted(restored)
