@@ -101,8 +101,13 @@ def main(argv):
               f"{report['device']}{replicas}; {f.iterations} timed rounds after {f.warmup} warm-up")
         print(phase_table(report))
         print(summary(report), flush=True)
+    print_results(f, reports, all_table)
+
+
+def print_results(f, reports, table):
+    """The table of every network (--all) and the JSON line of the results."""
     if f.all:
-        print("\n" + all_table(reports))
+        print("\n" + table(reports))
         print(json.dumps({"results": reports}))
     else:
         print(json.dumps(reports[0]))
@@ -120,11 +125,7 @@ def inference(f, todo, resolved):
         print(f"\n{family} {variant}: inference, {resolved}, {report['device']}; {f.iterations} timed rounds after "
               f"{f.warmup} warm-up")
         print(inference_summary(report), flush=True)
-    if f.all:
-        print("\n" + inference_table(reports))
-        print(json.dumps({"results": reports}))
-    else:
-        print(json.dumps(reports[0]))
+    print_results(f, reports, inference_table)
 
 
 if __name__ == "__main__":
