@@ -174,7 +174,11 @@ def test_bad_resize_names_the_flag():
 
 def test_evaluation_pipeline_keeps_every_example_centre_and_ten_crops(folder):
     source = imagenet.load_source("folder", "validation", str(folder))
-    batches = list(imagenet.make_dataset(source, 2, training=False))
+    evaluation = imagenet.make_dataset(source, 2, training=False)
+    # tf.data's autotuning off (it halved evaluate.py's rate in about half the passes beside the network on 2 cores)
+    assert evaluation.options().autotune.enabled is False
+    assert imagenet.make_dataset(source, 2, training=True, seed=0).options().autotune.enabled is not False
+    batches = list(evaluation)
     assert source.count == 3 and [tuple(x.shape) for x, _ in batches] == [(2, 224, 224, 3), (1, 224, 224, 3)]
     assert np.concatenate([y.numpy() for _, y in batches]).tolist() == [0, 1, 1]
     ten = list(imagenet.make_dataset(source, 2, training=False, crops="ten"))
