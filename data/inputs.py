@@ -308,9 +308,8 @@ class ImageNetInputs:
 
     def keep_caches(self, directory):
         """Write what was computed (the mean image) into the workdir ``directory``, for the next run."""
-        for name, array in self._unsaved.items():
-            if not files.exists(os.path.join(directory, name)):
-                _save_numpy(os.path.join(directory, name), array)
+        for name, array in self._unsaved.items():  # (only what _mean computed: a cached one is not rewritten)
+            _save_numpy(os.path.join(directory, name), array)
         self._unsaved = {}
 
     def train_dataset(self, batch_size, epoch, skip_batches=0, input_context=None, as_seen=False):

@@ -251,9 +251,7 @@ class Trainer:
             for name, text in self.extra_files.items():
                 with files.atomic_write(os.path.join(workdir, name)) as f:
                     f.write(text)
-            keep_caches = getattr(self.inputs, "keep_caches", None)
-            if keep_caches:
-                keep_caches(workdir)  # --mean=image's mean image, for the next run
+            self.inputs.keep_caches(workdir)  # --mean=image's mean image, for the next run
         # the other workers save too (tf.distribute needs every one), into a local directory deleted at once
         directory = os.path.join(workdir, CHECKPOINTS) if self.chief else tempfile.mkdtemp(
             prefix=f"worker{distribute.worker_index(self.strategy)}-checkpoints-")
