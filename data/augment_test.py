@@ -176,6 +176,20 @@ def test_subtract_mean_image_or_colour():
     np.testing.assert_array_equal(out, image - np.array([1.0, 2.0, 3.0]))
 
 
+def test_a_colour_row_gives_the_per_pixel_sums_bit_for_bit():
+    # colour_row is a speed-up (augment.colour_row's docstring): it must change no value, for an image or a batch
+    rng = np.random.default_rng(0)
+    colour = np.array([123.68, 116.779, 103.939], np.float32)
+    for shape in [(7, 5, 3), (2, 3, 9, 3)]:
+        image = (rng.random(shape) * 255).astype(np.float32)
+        np.testing.assert_array_equal(augment.subtract_mean(image, colour).numpy(), image - colour)
+        np.testing.assert_array_equal((image + augment.colour_row(colour, image)).numpy(), image + colour)
+    image = rng.random((6, 4, 3)).astype(np.float32) * 255
+    alphas = np.array([0.3, -0.1, 0.2], np.float32)
+    shift = augment.pca_lighting_shift(alphas).numpy()
+    np.testing.assert_array_equal(augment.pca_lighting(image, alphas).numpy(), image + shift)
+
+
 def test_published_eigenvectors_are_orthonormal_columns():
     vectors = augment.IMAGENET_EIGVEC
     np.testing.assert_allclose(vectors.T @ vectors, np.eye(3), atol=2e-3)  # 4-decimal constants

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from data import imagenet, pipeline
 
-PIPELINES = ("imagenet_train", "imagenet_eval", "cifar_gcn_zca")
+PIPELINES = ("imagenet_train", "imagenet_eval", "imagenet_eval_ten", "cifar_gcn_zca")
 
 
 def synthetic_folder(directory, count=256):
@@ -68,6 +68,7 @@ def measure(pipeline_name, data_dir=None, threads=1, batch_size=128, batches=20,
         training = pipeline_name == "imagenet_train"
         if not training:  # evaluation reads the split once; repeat it to time enough batches
             source = source._replace(dataset=source.dataset.repeat())
-        iterator = limited(imagenet.make_dataset(source, batch_size, training, seed=0), threads)
+        crops = "ten" if pipeline_name == "imagenet_eval_ten" else "center"  # images/s: 10 crops each
+        iterator = limited(imagenet.make_dataset(source, batch_size, training, crops=crops, seed=0), threads)
         rate(iterator, 2)  # warm-up
         return data_dir or "synthetic JPEG folder (500x375 photos)", rate(iterator, batches)

@@ -1,6 +1,7 @@
 """Input pipeline throughput, in images/s and images/s per core (data/benchmark.py).
 
     python tools/pipeline_benchmark.py --pipeline=imagenet_train [--data_dir=DIR] [--threads=1]
+    python tools/pipeline_benchmark.py --pipeline=imagenet_eval_ten   # evaluate.py --crops=ten's pipeline
     python tools/pipeline_benchmark.py --pipeline=cifar_gcn_zca
 """
 
